@@ -1,0 +1,431 @@
+// The DataStream API: streams of records of type T and the transformations on them.
+// Every call records a transformation in the environment; nothing runs until
+// StreamEnvironment::execute(). Semantics follow Flink's DataStream API.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "eddy/error.h"
+#include "eddy/functions.h"
+#include "eddy/key.h"
+#include "eddy/sink.h"
+#include "eddy/sinks.h"
+#include "eddy/internal/operators.h"
+#include "eddy/internal/transformation.h"
+
+namespace eddy {
+
+template <class T>
+class DataStream;
+template <class T, class KeySelector>
+class KeyedStream;
+
+namespace internal {
+
+void check_parallelism(int parallelism, const std::string& what);
+void check_max_parallelism(int max_parallelism, const std::string& what);
+[[noreturn]] void throw_not_an_operator(const Transformation& t, const char* call);
+
+// Settings shared by operators and sinks (Flink's SingleOutputStreamOperator / DataStreamSink).
+template <class Self>
+class OperatorSettings {
+ public:
+  // Shown in explain(), metrics and error messages.
+  Self& name(std::string name) {
+    self().transformation().name = std::move(name);
+    return self();
+  }
+  // Stable identity of the operator's state across job versions (savepoints match by uid).
+  Self& uid(std::string uid) {
+    self().operator_transformation("uid()").uid = std::move(uid);
+    return self();
+  }
+  Self& set_parallelism(int parallelism) {
+    Transformation& t = self().operator_transformation("set_parallelism()");
+    check_parallelism(parallelism, "operator '" + t.name + "'");
+    if (t.source != nullptr) {
+      auto max = t.source->max_source_parallelism();
+      if (max && parallelism > *max) {
+        throw InvalidJobError("source '" + t.name + "' cannot run in parallel: its parallelism " +
+                              std::to_string(parallelism) + " is above its maximum " +
+                              std::to_string(*max));
+      }
+    }
+    t.parallelism = parallelism;
+    return self();
+  }
+  Self& set_max_parallelism(int max_parallelism) {
+    Transformation& t = self().operator_transformation("set_max_parallelism()");
+    check_max_parallelism(max_parallelism, "operator '" + t.name + "'");
+    t.max_parallelism = max_parallelism;
+    return self();
+  }
+  // Run this operator in a task of its own, chained to neither neighbour.
+  Self& disable_chaining() {
+    self().operator_transformation("disable_chaining()").chaining = ChainingStrategy::kNever;
+    return self();
+  }
+  // Start a new chain here: not chained to the upstream operator.
+  Self& start_new_chain() {
+    self().operator_transformation("start_new_chain()").chaining = ChainingStrategy::kHead;
+    return self();
+  }
+
+ private:
+  Self& self() { return static_cast<Self&>(*this); }
+};
+
+template <class T, class KeySelector>
+class HashRouterFactory final : public RouterFactory<T> {
+ public:
+  explicit HashRouterFactory(KeySelector selector) : selector_(std::move(selector)) {}
+  std::unique_ptr<RecordRouter<T>> create(int max_parallelism, int parallelism) const override {
+    return std::make_unique<Router>(selector_, max_parallelism, parallelism);
+  }
+
+ private:
+  class Router final : public RecordRouter<T> {
+   public:
+    Router(KeySelector selector, int max_parallelism, int parallelism)
+        : selector_(std::move(selector)), max_parallelism_(max_parallelism), parallelism_(parallelism) {}
+    int route(const T& value) override {
+      using K = ResultOf<KeySelector, const T&>;
+      const auto& key = selector_(value);
+      return subtask_for_key_group(key_group_of(KeyHash<K>{}(key), max_parallelism_),
+                                   max_parallelism_, parallelism_);
+    }
+
+   private:
+    KeySelector selector_;
+    int max_parallelism_;
+    int parallelism_;
+  };
+  KeySelector selector_;
+};
+
+[[noreturn]] void throw_bad_custom_partition(int partition, int num_partitions);
+
+template <class T, class Partitioner, class KeySelector>
+class CustomRouterFactory final : public RouterFactory<T> {
+ public:
+  CustomRouterFactory(Partitioner partitioner, KeySelector selector)
+      : partitioner_(std::move(partitioner)), selector_(std::move(selector)) {}
+  std::unique_ptr<RecordRouter<T>> create(int, int parallelism) const override {
+    return std::make_unique<Router>(partitioner_, selector_, parallelism);
+  }
+
+ private:
+  class Router final : public RecordRouter<T> {
+   public:
+    Router(Partitioner partitioner, KeySelector selector, int parallelism)
+        : partitioner_(std::move(partitioner)), selector_(std::move(selector)), parallelism_(parallelism) {}
+    int route(const T& value) override {
+      int partition = static_cast<int>(partitioner_(selector_(value), parallelism_));
+      if (partition < 0 || partition >= parallelism_) throw_bad_custom_partition(partition, parallelism_);
+      return partition;
+    }
+
+   private:
+    Partitioner partitioner_;
+    KeySelector selector_;
+    int parallelism_;
+  };
+  Partitioner partitioner_;
+  KeySelector selector_;
+};
+
+template <class Out, class F>
+struct FlatMapOutput {
+  using type = Out;
+};
+template <class F>
+struct FlatMapOutput<void, F> {
+  using type = typename CollectorValue<ArgType<F, 1>>::type;
+};
+
+template <class Out, class F>
+struct ProcessOutput {
+  using type = Out;
+};
+template <class F>
+struct ProcessOutput<void, F> {
+  using type = typename CollectorValue<ArgType<F, 2>>::type;
+};
+
+}  // namespace internal
+
+// The result of sink_to(): lets the sink be named, given a uid and a parallelism.
+template <class T>
+class DataStreamSink : public internal::OperatorSettings<DataStreamSink<T>> {
+ public:
+  DataStreamSink(internal::Pipeline* pipeline, int id) : pipeline_(pipeline), id_(id) {}
+  int id() const { return id_; }
+
+ private:
+  friend class internal::OperatorSettings<DataStreamSink<T>>;
+  internal::Transformation& transformation() const { return pipeline_->at(id_); }
+  internal::Transformation& operator_transformation(const char*) const { return transformation(); }
+
+  internal::Pipeline* pipeline_;
+  int id_;
+};
+
+template <class T>
+class DataStream : public internal::OperatorSettings<DataStream<T>> {
+ public:
+  using value_type = T;
+
+  DataStream(internal::Pipeline* pipeline, int id) : pipeline_(pipeline), id_(id) {}
+
+  // One output record per input record.
+  template <class F>
+  auto map(F fn) {
+    using R = internal::ResultOf<F, T>;
+    static_assert(!std::is_void_v<R>, "map() needs a function that returns the new record");
+    return add_operator<R>("Map", [fn] { return std::make_unique<internal::MapOperator<T, R, F>>(fn); });
+  }
+
+  // Keeps the records for which fn(record) is true.
+  template <class F>
+  DataStream<T> filter(F fn) {
+    return add_operator<T>("Filter",
+                           [fn] { return std::make_unique<internal::FilterOperator<T, F>>(fn); });
+  }
+
+  // fn(record, Collector<R>&) emits any number of records. R is deduced from the
+  // collector parameter; name it (flat_map<R>(...)) for generic lambdas.
+  template <class Out = void, class F>
+  auto flat_map(F fn) {
+    using R = typename internal::FlatMapOutput<Out, F>::type;
+    return add_operator<R>("Flat Map",
+                           [fn] { return std::make_unique<internal::FlatMapOperator<T, R, F>>(fn); });
+  }
+
+  // A ProcessFunction<T, R> subclass (copied for each subtask), or a lambda
+  // (const T&, ProcessContext<T, R>&, Collector<R>&).
+  template <class Out = void, class P>
+  auto process(P fn) {
+    if constexpr (requires { typename P::output_type; }) {
+      using R = typename P::output_type;
+      static_assert(std::is_base_of_v<ProcessFunction<T, R>, P>,
+                    "process() takes a ProcessFunction<In, Out> whose In is the stream's type");
+      return add_operator<R>("Process", [fn] {
+        return std::make_unique<internal::ProcessOperator<T, R, P>>(fn);
+      });
+    } else {
+      using R = typename internal::ProcessOutput<Out, P>::type;
+      using PF = internal::LambdaProcessFunction<T, R, P>;
+      return add_operator<R>("Process", [fn] {
+        return std::make_unique<internal::ProcessOperator<T, R, PF>>(PF(fn));
+      });
+    }
+  }
+
+  // Partitions by key: records with equal keys go to the same subtask (by key group).
+  template <class F>
+  KeyedStream<T, F> key_by(F key_selector) {
+    using K = internal::ResultOf<F, const T&>;
+    static_assert(Key<K>,
+                  "key_by(): the key type needs operator== and eddy::KeyHash (see eddy/key.h)");
+    internal::PartitionSpec spec{internal::PartitionKind::kHash,
+                                 std::make_shared<internal::HashRouterFactory<T, F>>(key_selector)};
+    return KeyedStream<T, F>(pipeline_, add_partition(spec, "Key By"), std::move(key_selector));
+  }
+
+  // The records of this stream and of `others` in one stream.
+  template <class... Streams>
+  DataStream<T> union_with(const Streams&... others) {
+    static_assert((std::is_same_v<typename Streams::value_type, T> && ...),
+                  "union_with() needs streams of the same type");
+    internal::Transformation& t = pipeline_->add(internal::Transformation::Kind::kUnion, "Union");
+    t.inputs = {id_, others.id()...};
+    t.output_type = internal::type_info_of<T>();
+    return DataStream<T>(pipeline_, t.id);
+  }
+
+  DataStream<T> forward() { return partition(internal::PartitionKind::kForward, "Forward"); }
+  DataStream<T> rebalance() { return partition(internal::PartitionKind::kRebalance, "Rebalance"); }
+  DataStream<T> rescale() { return partition(internal::PartitionKind::kRescale, "Rescale"); }
+  DataStream<T> shuffle() { return partition(internal::PartitionKind::kShuffle, "Shuffle"); }
+  DataStream<T> broadcast() { return partition(internal::PartitionKind::kBroadcast, "Broadcast"); }
+
+  // Sends each record to partitioner(key_selector(record), num_partitions).
+  template <class P, class F>
+  DataStream<T> partition_custom(P partitioner, F key_selector) {
+    internal::PartitionSpec spec{
+        internal::PartitionKind::kCustom,
+        std::make_shared<internal::CustomRouterFactory<T, P, F>>(std::move(partitioner),
+                                                                 std::move(key_selector))};
+    return DataStream<T>(pipeline_, add_partition(spec, "Custom Partition"));
+  }
+
+  DataStreamSink<T> sink_to(std::shared_ptr<const Sink<T>> sink, std::string name = "Sink") {
+    internal::Transformation& t = pipeline_->add(internal::Transformation::Kind::kSink, std::move(name));
+    t.inputs = {id_};
+    t.create_operator = [sink] { return std::make_unique<internal::SinkOperator<T>>(sink); };
+    return DataStreamSink<T>(pipeline_, t.id);
+  }
+
+  // A sink description such as sinks::print() or sinks::discard().
+  template <class Spec>
+    requires requires(const Spec& spec) { spec.template make<T>(); }
+  DataStreamSink<T> sink_to(const Spec& spec, std::string name = "Sink") {
+    return sink_to(std::shared_ptr<const Sink<T>>(spec.template make<T>()), std::move(name));
+  }
+
+  // Flink's print(): each record on stdout, prefixed with "N> " when the sink is parallel.
+  DataStreamSink<T> print(std::string identifier = "") {
+    return sink_to(sinks::print(std::move(identifier)), "Print to Std. Out");
+  }
+
+  int id() const { return id_; }
+
+ protected:
+  friend class internal::OperatorSettings<DataStream<T>>;
+
+  internal::Transformation& transformation() const { return pipeline_->at(id_); }
+  internal::Transformation& operator_transformation(const char* call) const {
+    internal::Transformation& t = transformation();
+    if (t.is_virtual()) internal::throw_not_an_operator(t, call);
+    return t;
+  }
+
+  template <class R, class Factory>
+  DataStream<R> add_operator(std::string name, Factory factory) {
+    internal::Transformation& t =
+        pipeline_->add(internal::Transformation::Kind::kOperator, std::move(name));
+    t.inputs = {id_};
+    t.output_type = internal::type_info_of<R>();
+    t.create_operator = std::move(factory);
+    return DataStream<R>(pipeline_, t.id);
+  }
+
+  int add_partition(internal::PartitionSpec spec, std::string name) {
+    internal::Transformation& t =
+        pipeline_->add(internal::Transformation::Kind::kPartition, std::move(name));
+    t.inputs = {id_};
+    t.output_type = internal::type_info_of<T>();
+    t.partition = std::move(spec);
+    return t.id;
+  }
+
+  DataStream<T> partition(internal::PartitionKind kind, std::string name) {
+    return DataStream<T>(pipeline_, add_partition(internal::PartitionSpec{kind, nullptr}, std::move(name)));
+  }
+
+  internal::Pipeline* pipeline_;
+  int id_;
+};
+
+// A stream partitioned by key (Flink's KeyedStream). Rolling aggregations keep one value
+// per key and emit the updated value for every record (streaming mode) or the final one
+// per key at the end of bounded input (batch mode).
+//
+// Fields are named by a member pointer (sum(&Bid::price)), a tuple/pair index (sum<1>()),
+// or, for a stream of numbers, not at all (sum()). min()/max() update only the field,
+// keeping the other fields of the first record of the key; min_by()/max_by() keep the
+// whole record with the smallest/largest field (the first one on ties), as in Flink.
+template <class T, class KeySelector>
+class KeyedStream : public DataStream<T> {
+ public:
+  using key_type = internal::ResultOf<KeySelector, const T&>;
+
+  KeyedStream(internal::Pipeline* pipeline, int id, KeySelector selector)
+      : DataStream<T>(pipeline, id), selector_(std::move(selector)) {}
+
+  // fn(accumulated, record) -> new accumulated value.
+  template <class F>
+  DataStream<T> reduce(F fn) {
+    return rolling("Reduce", std::move(fn));
+  }
+
+  DataStream<T> sum() requires std::is_arithmetic_v<T> { return sum_of("Sum", self_field()); }
+  template <class M>
+  DataStream<T> sum(M T::*field) { return sum_of("Sum", member_field(field)); }
+  template <size_t I>
+  DataStream<T> sum() { return sum_of("Sum", tuple_field<I>()); }
+
+  DataStream<T> min() requires std::is_arithmetic_v<T> { return min_of("Min", self_field()); }
+  template <class M>
+  DataStream<T> min(M T::*field) { return min_of("Min", member_field(field)); }
+  template <size_t I>
+  DataStream<T> min() { return min_of("Min", tuple_field<I>()); }
+
+  DataStream<T> max() requires std::is_arithmetic_v<T> { return max_of("Max", self_field()); }
+  template <class M>
+  DataStream<T> max(M T::*field) { return max_of("Max", member_field(field)); }
+  template <size_t I>
+  DataStream<T> max() { return max_of("Max", tuple_field<I>()); }
+
+  template <class M>
+  DataStream<T> min_by(M T::*field) { return min_by_of("MinBy", member_field(field)); }
+  template <size_t I>
+  DataStream<T> min_by() { return min_by_of("MinBy", tuple_field<I>()); }
+
+  template <class M>
+  DataStream<T> max_by(M T::*field) { return max_by_of("MaxBy", member_field(field)); }
+  template <size_t I>
+  DataStream<T> max_by() { return max_by_of("MaxBy", tuple_field<I>()); }
+
+  const KeySelector& key_selector() const { return selector_; }
+
+ private:
+  static auto self_field() {
+    return [](auto& record) -> auto& { return record; };
+  }
+  template <class M>
+  static auto member_field(M T::*field) {
+    return [field](auto& record) -> auto& { return record.*field; };
+  }
+  template <size_t I>
+  static auto tuple_field() {
+    return [](auto& record) -> auto& { return std::get<I>(record); };
+  }
+
+  template <class Field>
+  DataStream<T> sum_of(const char* name, Field field) {
+    return rolling(name, [field](T acc, const T& record) {
+      field(acc) += field(record);
+      return acc;
+    });
+  }
+  template <class Field>
+  DataStream<T> min_of(const char* name, Field field) {
+    return rolling(name, [field](T acc, const T& record) {
+      if (field(record) < field(acc)) field(acc) = field(record);
+      return acc;
+    });
+  }
+  template <class Field>
+  DataStream<T> max_of(const char* name, Field field) {
+    return rolling(name, [field](T acc, const T& record) {
+      if (field(acc) < field(record)) field(acc) = field(record);
+      return acc;
+    });
+  }
+  template <class Field>
+  DataStream<T> min_by_of(const char* name, Field field) {
+    return rolling(name, [field](T acc, const T& record) { return field(record) < field(acc) ? record : acc; });
+  }
+  template <class Field>
+  DataStream<T> max_by_of(const char* name, Field field) {
+    return rolling(name, [field](T acc, const T& record) { return field(acc) < field(record) ? record : acc; });
+  }
+
+  template <class F>
+  DataStream<T> rolling(const char* name, F fn) {
+    KeySelector selector = selector_;
+    return this->template add_operator<T>(name, [selector, fn] {
+      return std::make_unique<internal::KeyedReduceOperator<T, KeySelector, F>>(selector, fn);
+    });
+  }
+
+  KeySelector selector_;
+};
+
+}  // namespace eddy

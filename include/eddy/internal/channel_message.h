@@ -1,0 +1,40 @@
+// Not API: what travels between tasks. Records move in typed batches; a channel also
+// carries watermarks and the end-of-partition marker, in order with the data.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "eddy/time.h"
+
+namespace eddy::internal {
+
+struct BatchBase {
+  virtual ~BatchBase() = default;
+  virtual size_t size() const = 0;
+};
+
+template <class T>
+struct Batch final : BatchBase {
+  std::vector<T> values;
+  std::vector<Timestamp> timestamps;  // parallel to values
+  size_t size() const override { return values.size(); }
+};
+
+struct ChannelMessage {
+  enum class Kind : uint8_t { kData, kWatermark, kEndOfPartition };
+  Kind kind = Kind::kData;
+  std::unique_ptr<BatchBase> batch;  // kData only
+  Timestamp watermark = 0;           // kWatermark only
+};
+
+// The sending end of one channel. write() blocks while the channel is full (that is the
+// backpressure) and throws TaskCancelled if the job is cancelled while it waits.
+class ChannelWriter {
+ public:
+  virtual ~ChannelWriter() = default;
+  virtual void write(ChannelMessage&& message) = 0;
+};
+
+}  // namespace eddy::internal

@@ -1,0 +1,242 @@
+// Not API: the operators behind the DataStream API calls.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+
+#include "eddy/functions.h"
+#include "eddy/key.h"
+#include "eddy/operator.h"
+#include "eddy/sink.h"
+#include "eddy/source.h"
+
+namespace eddy::internal {
+
+template <class In, class Out, class F>
+class MapOperator final : public OneInputOperator<In, Out> {
+ public:
+  explicit MapOperator(F fn) : fn_(std::move(fn)) {}
+  void open(RuntimeContext& context) override {
+    OperatorBase::open(context);
+    open_function(fn_, context);
+  }
+  void process(In&& value, Timestamp timestamp) override {
+    this->out().emit(call_with_record(fn_, std::move(value)), timestamp);
+  }
+  void close() override { close_function(fn_); }
+
+ private:
+  F fn_;
+};
+
+template <class T, class F>
+class FilterOperator final : public OneInputOperator<T, T> {
+ public:
+  explicit FilterOperator(F fn) : fn_(std::move(fn)) {}
+  void open(RuntimeContext& context) override {
+    OperatorBase::open(context);
+    open_function(fn_, context);
+  }
+  void process(T&& value, Timestamp timestamp) override {
+    if (fn_(std::as_const(value))) this->out().emit(std::move(value), timestamp);
+  }
+  void close() override { close_function(fn_); }
+
+ private:
+  F fn_;
+};
+
+template <class In, class Out, class F>
+class FlatMapOperator final : public OneInputOperator<In, Out> {
+ public:
+  explicit FlatMapOperator(F fn) : fn_(std::move(fn)) {}
+  void open(RuntimeContext& context) override {
+    OperatorBase::open(context);
+    open_function(fn_, context);
+    collector_.reset(&this->out(), kNoTimestamp);
+  }
+  void process(In&& value, Timestamp timestamp) override {
+    collector_.set_timestamp(timestamp);
+    if constexpr (std::is_invocable_v<F&, In&&, Collector<Out>&>) {
+      fn_(std::move(value), collector_);
+    } else {
+      fn_(value, collector_);
+    }
+  }
+  void close() override { close_function(fn_); }
+
+ private:
+  F fn_;
+  TimestampedCollector<Out> collector_;
+};
+
+// Runs a ProcessFunction (a copy per subtask).
+template <class In, class Out, class PF>
+class ProcessOperator final : public OneInputOperator<In, Out>,
+                              private ProcessFunction<In, Out>::Context {
+ public:
+  explicit ProcessOperator(PF fn) : fn_(std::move(fn)) {}
+  void open(RuntimeContext& context) override {
+    OperatorBase::open(context);
+    collector_.reset(&this->out(), kNoTimestamp);
+    fn_.open(context);
+  }
+  void process(In&& value, Timestamp timestamp) override {
+    timestamp_ = timestamp;
+    collector_.set_timestamp(timestamp);
+    fn_.process_element(value, *this, collector_);
+  }
+  void close() override { fn_.close(); }
+
+ private:
+  Timestamp timestamp() const override { return timestamp_; }
+  const RuntimeContext& runtime() const override { return this->context(); }
+
+  PF fn_;
+  TimestampedCollector<Out> collector_;
+  Timestamp timestamp_ = kNoTimestamp;
+};
+
+// A ProcessFunction made of a lambda (const In&, ProcessContext<In, Out>&, Collector<Out>&).
+template <class In, class Out, class F>
+class LambdaProcessFunction final : public ProcessFunction<In, Out> {
+ public:
+  explicit LambdaProcessFunction(F fn) : fn_(std::move(fn)) {}
+  void open(RuntimeContext& context) override { open_function(fn_, context); }
+  void process_element(const In& value, typename ProcessFunction<In, Out>::Context& context,
+                       Collector<Out>& out) override {
+    fn_(value, context, out);
+  }
+  void close() override { close_function(fn_); }
+
+ private:
+  F fn_;
+};
+
+// Rolling reduce per key (Flink's keyed reduce / sum / min / max / min_by / max_by).
+// Streaming mode emits the new aggregate for every record; batch mode emits only the
+// final aggregate of each key when the input ends.
+//
+// The aggregates live in a hash map owned by the operator: keyed state backends replace
+// it when they exist (see docs/design/runtime.md).
+template <class T, class KeySelector, class ReduceFn>
+class KeyedReduceOperator final : public OneInputOperator<T, T> {
+ public:
+  using K = ResultOf<KeySelector, const T&>;
+
+  KeyedReduceOperator(KeySelector key_selector, ReduceFn reduce)
+      : key_selector_(std::move(key_selector)), reduce_(std::move(reduce)) {}
+
+  void open(RuntimeContext& context) override {
+    OperatorBase::open(context);
+    batch_ = context.config().runtime_mode == RuntimeMode::kBatch;
+    open_function(reduce_, context);
+  }
+
+  void process(T&& value, Timestamp timestamp) override {
+    const auto& key = key_selector_(std::as_const(value));
+    auto it = values_.find(key);
+    if (it == values_.end()) {
+      K stored_key(key);  // before `value` moves: the key may refer into it
+      if (batch_) {
+        values_.emplace(std::move(stored_key), Entry{std::move(value), timestamp});
+      } else {
+        values_.emplace(std::move(stored_key), Entry{value, timestamp});
+        this->out().emit(std::move(value), timestamp);
+      }
+      return;
+    }
+    Entry& entry = it->second;
+    if constexpr (std::is_invocable_v<ReduceFn&, T&&, const T&>) {
+      entry.value = reduce_(std::move(entry.value), std::as_const(value));
+    } else {
+      entry.value = reduce_(entry.value, std::as_const(value));
+    }
+    entry.timestamp = timestamp;
+    if (!batch_) {
+      T result(entry.value);
+      this->out().emit(std::move(result), timestamp);
+    }
+  }
+
+  void finish() override {
+    if (!batch_) return;
+    for (auto& [key, entry] : values_) this->out().emit(std::move(entry.value), entry.timestamp);
+    values_.clear();
+  }
+
+  void close() override { close_function(reduce_); }
+
+ private:
+  struct Entry {
+    T value;
+    Timestamp timestamp;
+  };
+  KeySelector key_selector_;
+  ReduceFn reduce_;
+  bool batch_ = false;
+  std::unordered_map<K, Entry, KeyHasher<K>> values_;
+};
+
+template <class T>
+class SinkOperator final : public OperatorBase, public Input<T> {
+ public:
+  explicit SinkOperator(std::shared_ptr<const Sink<T>> sink) : sink_(std::move(sink)) {}
+  InputBase& input(int) override { return *this; }
+  void open(RuntimeContext& context) override {
+    OperatorBase::open(context);
+    writer_ = sink_->create_writer(context);
+  }
+  void process(T&& value, Timestamp timestamp) override { writer_->write(std::move(value), timestamp); }
+  void process_watermark(Timestamp, int) override {}
+  void finish() override { writer_->flush(true); }
+  void close() override {
+    if (writer_ != nullptr) writer_->close();
+  }
+
+ private:
+  std::shared_ptr<const Sink<T>> sink_;
+  std::unique_ptr<SinkWriter<T>> writer_;
+};
+
+// The task drives a source through this: it owns the reader of one subtask.
+class SourceOperatorBase : public OperatorBase {
+ public:
+  int num_inputs() const override { return 0; }
+  InputBase& input(int) override { throw std::logic_error("a source has no input"); }
+  virtual void start_reader(SourceReaderContext& context) = 0;
+  virtual InputStatus poll_next() = 0;
+  virtual void add_splits(SplitList splits) = 0;
+  virtual void notify_no_more_splits() = 0;
+  virtual SplitList snapshot_state() = 0;
+};
+
+template <class T>
+class SourceOperator final : public SourceOperatorBase {
+ public:
+  explicit SourceOperator(std::shared_ptr<const Source<T>> source) : source_(std::move(source)) {}
+
+  void start_reader(SourceReaderContext& context) override {
+    reader_ = source_->create_reader(context);
+    source_output_.emplace(*static_cast<Output<T>*>(output_));
+    reader_->start();
+  }
+  InputStatus poll_next() override { return reader_->poll_next(*source_output_); }
+  void add_splits(SplitList splits) override { reader_->add_splits(std::move(splits)); }
+  void notify_no_more_splits() override { reader_->notify_no_more_splits(); }
+  SplitList snapshot_state() override { return reader_->snapshot_state(); }
+  void close() override {
+    if (reader_ != nullptr) reader_->close();
+  }
+
+ private:
+  std::shared_ptr<const Source<T>> source_;
+  std::unique_ptr<SourceReader<T>> reader_;
+  std::optional<SourceOutput<T>> source_output_;
+};
+
+}  // namespace eddy::internal

@@ -1,0 +1,49 @@
+// What execute() returns: how the job ended, and what each operator did.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace eddy {
+
+enum class JobStatus {
+  kFinished,   // all input was processed (bounded job)
+  kCancelled,  // cancel() or SIGINT/SIGTERM stopped it cleanly
+  kFailed,     // a task failed; error() says which and why
+};
+
+const char* job_status_name(JobStatus status);
+
+struct OperatorStats {
+  std::string name;
+  std::string uid;
+  int parallelism = 1;
+  uint64_t records_in = 0;   // summed over subtasks
+  uint64_t records_out = 0;  // summed over subtasks
+};
+
+struct JobResult {
+  std::string job_name;
+  JobStatus status = JobStatus::kFinished;
+  // For kFailed: the operator, the subtask and the cause, e.g.
+  // "operator 'parse' (subtask 2/4) failed: stoi: no conversion".
+  std::string error;
+  std::string failed_operator;
+  int failed_subtask = -1;  // 0-based
+  std::chrono::nanoseconds wall_time{0};
+  std::vector<OperatorStats> operators;  // in the order the job defined them
+  // The most batches any channel held at once (never above the channel capacity).
+  size_t peak_channel_batches = 0;
+
+  // True unless the job failed (a cancelled job stopped cleanly).
+  bool ok() const { return status != JobStatus::kFailed; }
+  // The first operator with this name, or null.
+  const OperatorStats* find_operator(std::string_view name) const;
+  // A table: status, wall time, and records in/out per operator.
+  std::string summary() const;
+};
+
+}  // namespace eddy

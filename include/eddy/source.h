@@ -1,0 +1,202 @@
+// Sources in Flink's split model. A SplitEnumerator (one per source, on the coordinator)
+// hands out splits: files, file blocks, number ranges, partitions. A SourceReader (one
+// per subtask, on the task thread) reads the splits it was given and reports their
+// positions, so a checkpoint can record where each split stands and a restore can resume
+// there. Built-in sources live in eddy/sources.h; connectors implement these interfaces.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "eddy/operator.h"
+#include "eddy/time.h"
+
+namespace eddy {
+
+// A unit of work: which part of the input, and how far reading it has got.
+class SourceSplit {
+ public:
+  virtual ~SourceSplit() = default;
+  // Unique within the source.
+  virtual std::string split_id() const = 0;
+  // Human-readable position, for errors and logs: "words.txt bytes [0, 4096) at 1024".
+  virtual std::string describe() const = 0;
+  virtual std::unique_ptr<SourceSplit> clone() const = 0;
+};
+
+using SplitList = std::vector<std::unique_ptr<SourceSplit>>;
+
+// What the enumerator may do. Thread-safe; calls take effect as messages to the readers.
+class SplitEnumeratorContext {
+ public:
+  virtual ~SplitEnumeratorContext() = default;
+  virtual int parallelism() const = 0;
+  virtual void assign_split(int subtask, std::unique_ptr<SourceSplit> split) = 0;
+  virtual void signal_no_more_splits(int subtask) = 0;
+};
+
+// Decides which reader reads which split. Its methods are never called concurrently.
+class SplitEnumerator {
+ public:
+  virtual ~SplitEnumerator() = default;
+  virtual void start() {}
+  virtual void add_reader(int subtask) {}
+  // Reader `subtask` asked for work: assign it a split or signal that none remain.
+  virtual void handle_split_request(int subtask) = 0;
+  // Splits handed out but not finished come back (the reader failed).
+  virtual void add_splits_back(SplitList splits, int subtask) = 0;
+};
+
+// What a reader may do; only used from the reader's task thread.
+class SourceReaderContext {
+ public:
+  virtual ~SourceReaderContext() = default;
+  virtual const RuntimeContext& runtime() const = 0;
+  // Ask the enumerator for a split; it arrives through SourceReader::add_splits().
+  virtual void send_split_request() = 0;
+  // After poll_next() returned kNothingAvailable, poll again after `delay` even if
+  // nothing else wakes the task (rate limits, polling external systems).
+  virtual void poll_again_after(std::chrono::nanoseconds delay) = 0;
+};
+
+enum class InputStatus {
+  kMoreAvailable,     // call poll_next() again soon
+  kNothingAvailable,  // nothing now; poll again after new splits, or the delay asked for
+  kEndOfInput,        // this reader is done for good
+};
+
+// What a reader emits records into.
+template <class T>
+class SourceOutput {
+ public:
+  explicit SourceOutput(Output<T>& output) : output_(output) {}
+  void collect(T value, Timestamp timestamp = kNoTimestamp) {
+    output_.emit(std::move(value), timestamp);
+  }
+
+ private:
+  Output<T>& output_;
+};
+
+template <class T>
+class SourceReader {
+ public:
+  virtual ~SourceReader() = default;
+  virtual void start() {}
+  // Emits what is ready, at most about one batch (~1000 records), and never blocks: the
+  // task polls again, between handling its mailbox and cancellation.
+  virtual InputStatus poll_next(SourceOutput<T>& output) = 0;
+  virtual void add_splits(SplitList splits) = 0;
+  virtual void notify_no_more_splits() = 0;
+  // The splits this reader owns, with their current positions.
+  virtual SplitList snapshot_state() = 0;
+  virtual void close() {}
+};
+
+class SourceBase {
+ public:
+  virtual ~SourceBase() = default;
+  virtual bool bounded() const = 0;
+  // Some sources cannot run in parallel (a collection); they say so here.
+  virtual std::optional<int> max_source_parallelism() const { return std::nullopt; }
+  virtual std::unique_ptr<SplitEnumerator> create_enumerator(SplitEnumeratorContext& context) const = 0;
+};
+
+template <class T>
+class Source : public SourceBase {
+ public:
+  using value_type = T;
+  virtual std::unique_ptr<SourceReader<T>> create_reader(SourceReaderContext& context) const = 0;
+};
+
+// Hands out a fixed list of splits, one per request, in order; then signals that no
+// more remain. Splits that come back are handed out again first.
+class StaticSplitEnumerator : public SplitEnumerator {
+ public:
+  StaticSplitEnumerator(SplitEnumeratorContext& context, SplitList splits)
+      : context_(context), splits_(std::move(splits)) {}
+
+  void handle_split_request(int subtask) override {
+    if (next_ < splits_.size()) {
+      context_.assign_split(subtask, std::move(splits_[next_++]));
+    } else {
+      context_.signal_no_more_splits(subtask);
+    }
+  }
+  void add_splits_back(SplitList splits, int) override {
+    for (auto& split : splits) splits_.push_back(std::move(split));
+  }
+
+ private:
+  SplitEnumeratorContext& context_;
+  SplitList splits_;
+  size_t next_ = 0;
+};
+
+// A reader for sources whose splits are processed one after another: asks for a split,
+// reads it to its end through read_split(), asks for the next, and ends when the
+// enumerator has no more. Subclasses implement read_split() over their own split type.
+template <class T, class SplitT>
+class SequentialSplitReader : public SourceReader<T> {
+ public:
+  explicit SequentialSplitReader(SourceReaderContext& context) : context_(context) {}
+
+  void start() override { request(); }
+
+  InputStatus poll_next(SourceOutput<T>& output) override {
+    if (current_ == nullptr) {
+      if (!queue_.empty()) {
+        current_.reset(static_cast<SplitT*>(queue_.front().release()));
+        queue_.erase(queue_.begin());
+      } else if (no_more_splits_) {
+        return InputStatus::kEndOfInput;
+      } else {
+        request();
+        return InputStatus::kNothingAvailable;
+      }
+    }
+    if (!read_split(*current_, output)) {
+      current_.reset();
+      if (queue_.empty() && !no_more_splits_) request();
+    }
+    return InputStatus::kMoreAvailable;
+  }
+
+  void add_splits(SplitList splits) override {
+    requested_ = false;
+    for (auto& split : splits) queue_.push_back(std::move(split));
+  }
+  void notify_no_more_splits() override { no_more_splits_ = true; }
+
+  SplitList snapshot_state() override {
+    SplitList splits;
+    if (current_ != nullptr) splits.push_back(current_->clone());
+    for (const auto& split : queue_) splits.push_back(split->clone());
+    return splits;
+  }
+
+ protected:
+  // Emits up to about one batch from `split`, advancing its position. Returns false when
+  // the split is exhausted.
+  virtual bool read_split(SplitT& split, SourceOutput<T>& output) = 0;
+  SourceReaderContext& context() { return context_; }
+
+ private:
+  void request() {
+    if (requested_) return;
+    requested_ = true;
+    context_.send_split_request();
+  }
+
+  SourceReaderContext& context_;
+  std::unique_ptr<SplitT> current_;
+  SplitList queue_;
+  bool no_more_splits_ = false;
+  bool requested_ = false;
+};
+
+}  // namespace eddy

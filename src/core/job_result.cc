@@ -1,0 +1,46 @@
+#include "eddy/job_result.h"
+
+#include <cstdio>
+
+namespace eddy {
+
+const char* job_status_name(JobStatus status) {
+  switch (status) {
+    case JobStatus::kFinished:
+      return "FINISHED";
+    case JobStatus::kCancelled:
+      return "CANCELLED";
+    case JobStatus::kFailed:
+      return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+const OperatorStats* JobResult::find_operator(std::string_view name) const {
+  for (const OperatorStats& op : operators) {
+    if (op.name == name) return &op;
+  }
+  return nullptr;
+}
+
+std::string JobResult::summary() const {
+  char line[512];
+  std::string out;
+  double seconds = std::chrono::duration<double>(wall_time).count();
+  std::snprintf(line, sizeof(line), "Job '%s' %s after %.3f s\n", job_name.c_str(),
+                job_status_name(status), seconds);
+  out += line;
+  if (status == JobStatus::kFailed) out += "  error: " + error + "\n";
+  std::snprintf(line, sizeof(line), "  %-40s %11s %15s %15s\n", "operator", "parallelism",
+                "records in", "records out");
+  out += line;
+  for (const OperatorStats& op : operators) {
+    std::snprintf(line, sizeof(line), "  %-40.40s %11d %15llu %15llu\n", op.name.c_str(),
+                  op.parallelism, static_cast<unsigned long long>(op.records_in),
+                  static_cast<unsigned long long>(op.records_out));
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace eddy

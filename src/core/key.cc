@@ -1,0 +1,13 @@
+#include "eddy/key.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+namespace eddy {
+
+uint32_t hash_bytes(const void* data, size_t size) {
+  uint64_t h = XXH3_64bits(data, size);
+  return static_cast<uint32_t>(h) ^ static_cast<uint32_t>(h >> 32);
+}
+
+}  // namespace eddy

@@ -1,0 +1,203 @@
+#include "runtime/task.h"
+
+#include <optional>
+
+#include "eddy/error.h"
+
+namespace eddy::runtime {
+
+using internal::ChannelMessage;
+using internal::run_attributed;
+
+class Task::ReaderContext final : public SourceReaderContext {
+ public:
+  ReaderContext(Task& task, const RuntimeContext& runtime) : task_(task), runtime_(runtime) {}
+  const RuntimeContext& runtime() const override { return runtime_; }
+  void send_split_request() override { task_.coordinator_->request_split(task_.subtask_); }
+  void poll_again_after(std::chrono::nanoseconds delay) override {
+    poll_deadline_ = std::chrono::steady_clock::now() + delay;
+  }
+  // The deadline asked for since the last call, if any.
+  std::optional<std::chrono::steady_clock::time_point> take_poll_deadline() {
+    auto deadline = poll_deadline_;
+    poll_deadline_.reset();
+    return deadline;
+  }
+
+ private:
+  Task& task_;
+  const RuntimeContext& runtime_;
+  std::optional<std::chrono::steady_clock::time_point> poll_deadline_;
+};
+
+Task::Task(std::string name, int subtask, int parallelism, const ExecutionConfig& config,
+           const std::atomic<bool>& cancelled)
+    : name_(std::move(name)),
+      subtask_(subtask),
+      parallelism_(parallelism),
+      config_(config),
+      cancelled_(cancelled) {}
+
+void Task::add_operator(std::unique_ptr<OperatorBase> op,
+                        std::unique_ptr<OperatorRuntimeContext> context) {
+  op->set_context(*context);
+  operators_.push_back(std::move(op));
+  contexts_.push_back(std::move(context));
+}
+
+internal::ChannelWriter& Task::add_channel_writer(Channel& channel) {
+  writers_.push_back(std::make_unique<BlockingChannelWriter>(channel, notifier_, cancelled_));
+  return *writers_.back();
+}
+
+void Task::add_input(Channel& channel, std::unique_ptr<internal::BatchConsumerBase> consumer) {
+  inputs_.push_back(InputChannel{&channel, std::move(consumer), false});
+}
+
+void Task::set_source(internal::SourceOperatorBase& source, SourceCoordinator& coordinator) {
+  source_ = &source;
+  coordinator_ = &coordinator;
+}
+
+void Task::run() {
+  try {
+    open_operators();
+    if (source_ != nullptr) {
+      run_source();
+    } else {
+      run_inputs();
+    }
+    finish_operators();
+    for (internal::NetworkOutputBase* output : network_outputs_) output->end_of_partition();
+    outcome_ = TaskOutcome::kFinished;
+  } catch (const TaskCancelled&) {
+    outcome_ = TaskOutcome::kCancelled;
+  } catch (...) {
+    outcome_ = TaskOutcome::kFailed;
+    failure_ = std::current_exception();
+  }
+  close_operators();
+}
+
+void Task::open_operators() {
+  // Open from the tail, so an operator's downstream is ready before it can emit.
+  for (size_t i = operators_.size(); i-- > 0;) {
+    OperatorBase& op = *operators_[i];
+    run_attributed(op, [&] { op.open(*contexts_[i]); });
+    ++opened_;
+  }
+  flush_deadline_ = std::chrono::steady_clock::now() + config_.buffer_timeout;
+}
+
+void Task::run_source() {
+  ReaderContext reader_context(*this, *contexts_.front());
+  run_attributed(*source_, [&] { source_->start_reader(reader_context); });
+  SplitList splits;
+  while (true) {
+    check_cancelled();
+    bool no_more_splits = false;
+    split_inbox_.drain(splits, no_more_splits);
+    if (!splits.empty() || no_more_splits) {
+      run_attributed(*source_, [&] {
+        if (!splits.empty()) source_->add_splits(std::move(splits));
+        if (no_more_splits) source_->notify_no_more_splits();
+      });
+      splits.clear();
+    }
+    InputStatus status = InputStatus::kMoreAvailable;
+    run_attributed(*source_, [&] { status = source_->poll_next(); });
+    if (status == InputStatus::kEndOfInput) break;
+    if (status == InputStatus::kNothingAvailable) {
+      flush_outputs();
+      if (auto deadline = reader_context.take_poll_deadline()) {
+        notifier_.wait_until(*deadline);
+      } else {
+        notifier_.wait();
+      }
+    } else {
+      flush_if_timed_out();
+    }
+  }
+  // A bounded source's end completes event time (Flink emits the maximum watermark).
+  run_attributed(*source_, [&] { source_->process_watermark(kMaxWatermark, 0); });
+}
+
+void Task::run_inputs() {
+  WatermarkValve valve(inputs_.size());
+  size_t live = inputs_.size();
+  size_t next = 0;
+  ChannelMessage message;
+  while (live > 0) {
+    check_cancelled();
+    bool progressed = false;
+    for (size_t k = 0; k < inputs_.size(); ++k) {
+      size_t index = next;
+      next = next + 1 == inputs_.size() ? 0 : next + 1;
+      InputChannel& input = inputs_[index];
+      if (input.ended || !input.channel->try_pop(message)) continue;
+      progressed = true;
+      std::optional<Timestamp> watermark;
+      switch (message.kind) {
+        case ChannelMessage::Kind::kData:
+          input.consumer->consume(*message.batch);
+          message.batch.reset();
+          break;
+        case ChannelMessage::Kind::kWatermark:
+          watermark = valve.on_watermark(index, message.watermark);
+          break;
+        case ChannelMessage::Kind::kEndOfPartition:
+          input.ended = true;
+          --live;
+          watermark = valve.on_end(index);
+          break;
+      }
+      if (watermark) input.consumer->watermark(*watermark);
+    }
+    if (progressed) {
+      flush_if_timed_out();
+    } else if (live > 0) {
+      flush_outputs();  // nothing to do right now: send what is buffered
+      notifier_.wait();
+    }
+  }
+}
+
+void Task::finish_operators() {
+  // Head first: what an operator emits while finishing still reaches the ones after it.
+  for (auto& op : operators_) {
+    run_attributed(*op, [&] { op->finish(); });
+  }
+}
+
+void Task::close_operators() noexcept {
+  for (size_t i = operators_.size() - opened_; i < operators_.size(); ++i) {
+    OperatorBase& op = *operators_[i];
+    try {
+      run_attributed(op, [&] { op.close(); });
+    } catch (...) {
+      if (outcome_ == TaskOutcome::kFinished) {
+        outcome_ = TaskOutcome::kFailed;
+        failure_ = std::current_exception();
+      }
+    }
+  }
+}
+
+void Task::flush_outputs() {
+  for (internal::NetworkOutputBase* output : network_outputs_) output->flush();
+  flush_deadline_ = std::chrono::steady_clock::now() + config_.buffer_timeout;
+}
+
+void Task::flush_if_timed_out() {
+  if (network_outputs_.empty()) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now < flush_deadline_) return;
+  for (internal::NetworkOutputBase* output : network_outputs_) output->flush();
+  flush_deadline_ = now + config_.buffer_timeout;
+}
+
+void Task::check_cancelled() const {
+  if (cancelled_.load(std::memory_order_acquire)) throw TaskCancelled();
+}
+
+}  // namespace eddy::runtime

@@ -1,0 +1,124 @@
+// One parallel instance of an operator chain, running on its own thread: a mailbox loop
+// that takes batches from its input channels (or polls its source reader), runs them
+// through the chain, and flushes its output batches when it runs out of input, when they
+// fill, or when the buffer timeout passes. All of a task's operators are called only from
+// its thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "eddy/clock.h"
+#include "eddy/config.h"
+#include "eddy/operator.h"
+#include "eddy/internal/operators.h"
+#include "eddy/internal/type_info.h"
+#include "runtime/channel.h"
+#include "runtime/source_coordinator.h"
+#include "runtime/task_notifier.h"
+#include "runtime/watermark_valve.h"
+
+namespace eddy::runtime {
+
+class OperatorRuntimeContext final : public RuntimeContext {
+ public:
+  OperatorRuntimeContext(std::string name, int subtask, int parallelism, int max_parallelism,
+                         const ExecutionConfig& config, const Clock& clock)
+      : name_(std::move(name)),
+        subtask_(subtask),
+        parallelism_(parallelism),
+        max_parallelism_(max_parallelism),
+        config_(config),
+        clock_(clock) {}
+  const std::string& operator_name() const override { return name_; }
+  int subtask_index() const override { return subtask_; }
+  int parallelism() const override { return parallelism_; }
+  int max_parallelism() const override { return max_parallelism_; }
+  const ExecutionConfig& config() const override { return config_; }
+  const Clock& clock() const override { return clock_; }
+
+ private:
+  std::string name_;
+  int subtask_;
+  int parallelism_;
+  int max_parallelism_;
+  const ExecutionConfig& config_;
+  const Clock& clock_;
+};
+
+enum class TaskOutcome { kRunning, kFinished, kCancelled, kFailed };
+
+class Task {
+ public:
+  Task(std::string name, int subtask, int parallelism, const ExecutionConfig& config,
+       const std::atomic<bool>& cancelled);
+
+  // Wiring, done by the executor before run(). Operators are in chain order, head first.
+  void add_operator(std::unique_ptr<OperatorBase> op, std::unique_ptr<OperatorRuntimeContext> context);
+  void add_output(std::unique_ptr<OutputBase> output) { outputs_.push_back(std::move(output)); }
+  void add_network_output(internal::NetworkOutputBase* output) { network_outputs_.push_back(output); }
+  internal::ChannelWriter& add_channel_writer(Channel& channel);
+  void add_input(Channel& channel, std::unique_ptr<internal::BatchConsumerBase> consumer);
+  void set_source(internal::SourceOperatorBase& source, SourceCoordinator& coordinator);
+
+  OperatorBase& op(size_t index) { return *operators_[index]; }
+  TaskNotifier& notifier() { return notifier_; }
+  SplitInbox& split_inbox() { return split_inbox_; }
+  const std::string& name() const { return name_; }
+  int subtask() const { return subtask_; }
+
+  // The thread body. Never throws: the outcome and any failure are recorded.
+  void run();
+
+  TaskOutcome outcome() const { return outcome_.load(std::memory_order_acquire); }
+  // Set when outcome() is kFailed.
+  const std::exception_ptr& failure() const { return failure_; }
+  size_t num_operators() const { return operators_.size(); }
+
+ private:
+  class ReaderContext;
+
+  void open_operators();
+  void run_source();
+  void run_inputs();
+  void finish_operators();
+  void close_operators() noexcept;
+  void flush_outputs();
+  void flush_if_timed_out();
+  void check_cancelled() const;
+
+  std::string name_;
+  int subtask_;
+  int parallelism_;
+  const ExecutionConfig& config_;
+  const std::atomic<bool>& cancelled_;
+
+  std::vector<std::unique_ptr<OperatorBase>> operators_;
+  std::vector<std::unique_ptr<OperatorRuntimeContext>> contexts_;
+  std::vector<std::unique_ptr<OutputBase>> outputs_;
+  std::vector<internal::NetworkOutputBase*> network_outputs_;
+  std::vector<std::unique_ptr<BlockingChannelWriter>> writers_;
+
+  struct InputChannel {
+    Channel* channel;
+    std::unique_ptr<internal::BatchConsumerBase> consumer;
+    bool ended = false;
+  };
+  std::vector<InputChannel> inputs_;
+
+  internal::SourceOperatorBase* source_ = nullptr;
+  SourceCoordinator* coordinator_ = nullptr;
+
+  TaskNotifier notifier_;
+  SplitInbox split_inbox_{notifier_};
+  std::chrono::steady_clock::time_point flush_deadline_;
+  size_t opened_ = 0;
+
+  std::atomic<TaskOutcome> outcome_{TaskOutcome::kRunning};
+  std::exception_ptr failure_;
+};
+
+}  // namespace eddy::runtime
