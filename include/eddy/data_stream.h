@@ -345,30 +345,35 @@ class KeyedStream : public DataStream<T> {
   }
 
   DataStream<T> sum() requires std::is_arithmetic_v<T> { return sum_of("Sum", self_field()); }
-  template <class M>
-  DataStream<T> sum(M T::*field) { return sum_of("Sum", member_field(field)); }
+  template <class Member>
+    requires std::is_member_object_pointer_v<Member>
+  DataStream<T> sum(Member field) { return sum_of("Sum", member_field(field)); }
   template <size_t I>
   DataStream<T> sum() { return sum_of("Sum", tuple_field<I>()); }
 
   DataStream<T> min() requires std::is_arithmetic_v<T> { return min_of("Min", self_field()); }
-  template <class M>
-  DataStream<T> min(M T::*field) { return min_of("Min", member_field(field)); }
+  template <class Member>
+    requires std::is_member_object_pointer_v<Member>
+  DataStream<T> min(Member field) { return min_of("Min", member_field(field)); }
   template <size_t I>
   DataStream<T> min() { return min_of("Min", tuple_field<I>()); }
 
   DataStream<T> max() requires std::is_arithmetic_v<T> { return max_of("Max", self_field()); }
-  template <class M>
-  DataStream<T> max(M T::*field) { return max_of("Max", member_field(field)); }
+  template <class Member>
+    requires std::is_member_object_pointer_v<Member>
+  DataStream<T> max(Member field) { return max_of("Max", member_field(field)); }
   template <size_t I>
   DataStream<T> max() { return max_of("Max", tuple_field<I>()); }
 
-  template <class M>
-  DataStream<T> min_by(M T::*field) { return min_by_of("MinBy", member_field(field)); }
+  template <class Member>
+    requires std::is_member_object_pointer_v<Member>
+  DataStream<T> min_by(Member field) { return min_by_of("MinBy", member_field(field)); }
   template <size_t I>
   DataStream<T> min_by() { return min_by_of("MinBy", tuple_field<I>()); }
 
-  template <class M>
-  DataStream<T> max_by(M T::*field) { return max_by_of("MaxBy", member_field(field)); }
+  template <class Member>
+    requires std::is_member_object_pointer_v<Member>
+  DataStream<T> max_by(Member field) { return max_by_of("MaxBy", member_field(field)); }
   template <size_t I>
   DataStream<T> max_by() { return max_by_of("MaxBy", tuple_field<I>()); }
 
@@ -378,8 +383,8 @@ class KeyedStream : public DataStream<T> {
   static auto self_field() {
     return [](auto& record) -> auto& { return record; };
   }
-  template <class M>
-  static auto member_field(M T::*field) {
+  template <class Member>
+  static auto member_field(Member field) {
     return [field](auto& record) -> auto& { return record.*field; };
   }
   template <size_t I>
