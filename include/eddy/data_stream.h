@@ -3,12 +3,15 @@
 // StreamEnvironment::execute(). Semantics follow Flink's DataStream API.
 #pragma once
 
+#include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "eddy/error.h"
 #include "eddy/functions.h"
@@ -92,18 +95,30 @@ class HashRouterFactory final : public RouterFactory<T> {
   class Router final : public RecordRouter<T> {
    public:
     Router(KeySelector selector, int max_parallelism, int parallelism)
-        : selector_(std::move(selector)), max_parallelism_(max_parallelism), parallelism_(parallelism) {}
+        : selector_(std::move(selector)),
+          max_parallelism_(static_cast<uint32_t>(max_parallelism)),
+          group_mask_(std::has_single_bit(max_parallelism_) ? max_parallelism_ - 1 : 0) {
+      // Per-record divisions are the cost of routing: look the subtask up instead.
+      subtask_of_group_.resize(max_parallelism_);
+      for (int group = 0; group < max_parallelism; ++group) {
+        subtask_of_group_[static_cast<size_t>(group)] =
+            subtask_for_key_group(group, max_parallelism, parallelism);
+      }
+    }
     int route(const T& value) override {
       using K = ResultOf<KeySelector, const T&>;
       const auto& key = selector_(value);
-      return subtask_for_key_group(key_group_of(KeyHash<K>{}(key), max_parallelism_),
-                                   max_parallelism_, parallelism_);
+      uint32_t hash = KeyHash<K>{}(key);
+      // Same as key_group_of(hash, max_parallelism).
+      uint32_t group = group_mask_ != 0 ? hash & group_mask_ : hash % max_parallelism_;
+      return subtask_of_group_[group];
     }
 
    private:
     KeySelector selector_;
-    int max_parallelism_;
-    int parallelism_;
+    uint32_t max_parallelism_;
+    uint32_t group_mask_;
+    std::vector<int> subtask_of_group_;
   };
   KeySelector selector_;
 };

@@ -179,7 +179,11 @@ class KeyedReduceOperator final : public OneInputOperator<T, T> {
   KeySelector key_selector_;
   ReduceFn reduce_;
   bool batch_ = false;
-  std::unordered_map<K, Entry, KeyHasher<K>> values_;
+  // The map's hash need not be stable (only key groups must be): std::hash where the
+  // key has one, as a hand-written loop would use.
+  using MapHasher = std::conditional_t<std::is_default_constructible_v<std::hash<K>>, std::hash<K>,
+                                       KeyHasher<K>>;
+  std::unordered_map<K, Entry, MapHasher> values_;
 };
 
 template <class T>
