@@ -182,11 +182,11 @@ JobResult LocalExecutor::run(const std::string& job_name, JobControl& control, b
   for (auto& coordinator : rt.coordinators) coordinator->start();
 
   SignalWatch signals(watch_signals);
-  int running = 0;
+  int running = 0;  // guarded by control.mutex_ once the first thread starts
+  for (auto& vertex_tasks : rt.tasks) running += static_cast<int>(vertex_tasks.size());
   std::vector<std::thread> threads;
   for (auto& vertex_tasks : rt.tasks) {
     for (auto& task : vertex_tasks) {
-      ++running;
       Task* t = task.get();
       threads.emplace_back([t, &control, &running] {
         t->run();
