@@ -22,6 +22,10 @@ function(eddy_add_module)
     PRIVATE ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(eddy_${M_NAME} PUBLIC ${M_DEPS} PRIVATE $<BUILD_INTERFACE:eddy_build_options>)
   set_target_properties(eddy_${M_NAME} PROPERTIES EXPORT_NAME ${M_NAME})
+  # The public headers need C++20, so programs linking a module (also an installed one) get it.
+  target_compile_features(eddy_${M_NAME} PUBLIC cxx_std_20)
+  # Every module is installed and exported as eddy::<name> (see the top-level CMakeLists.txt).
+  set_property(GLOBAL APPEND PROPERTY EDDY_MODULE_TARGETS eddy_${M_NAME})
 endfunction()
 
 # eddy_add_test(NAME <name> SOURCES ... LIBS ...): one GoogleTest binary registered with ctest.
