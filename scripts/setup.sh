@@ -12,7 +12,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ ccache make pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
-  libxxhash-dev libfmt-dev nlohmann-json3-dev libcli11-dev libzstd-dev
+  libxxhash-dev libfmt-dev nlohmann-json3-dev libcli11-dev libzstd-dev librocksdb-dev
 )
 dev_packages=(clang-format clang-tidy)
 

@@ -15,6 +15,16 @@ namespace eddy {
 // when their input ends (as Flink's BATCH mode does).
 enum class RuntimeMode { kStreaming, kBatch };
 
+// Where keyed state lives (docs/state.md).
+struct StateBackendOptions {
+  std::string kind = "heap";  // "heap" or "rocksdb"
+  // RocksDB: the directory under which each operator subtask gets a fresh database,
+  // removed when the subtask ends. Empty: the system temp directory.
+  std::string rocksdb_dir;
+  size_t rocksdb_block_cache_bytes = 64 << 20;   // shared by the process's RocksDB backends
+  size_t rocksdb_write_buffer_bytes = 64 << 20;  // shared write buffer manager limit
+};
+
 struct ExecutionConfig {
   // Default parallelism of operators that do not set their own.
   int parallelism = 1;
@@ -29,6 +39,7 @@ struct ExecutionConfig {
   // A partly filled batch is sent at the latest after this long, even if its producer
   // never runs out of input.
   std::chrono::milliseconds buffer_timeout{10};
+  StateBackendOptions state_backend;
   // Whether execute() turns SIGINT/SIGTERM into a clean cancellation of the job.
   bool handle_signals = false;
 };

@@ -310,10 +310,12 @@ class DataStream : public internal::OperatorSettings<DataStream<T>> {
     return t;
   }
 
+  // `keyed`: the operator runs on a keyed stream and gets a keyed state backend.
   template <class R, class Factory>
-  DataStream<R> add_operator(std::string name, Factory factory) {
+  DataStream<R> add_operator(std::string name, Factory factory, bool keyed = false) {
     internal::Transformation& t =
         pipeline_->add(internal::Transformation::Kind::kOperator, std::move(name));
+    t.keyed = keyed;
     t.inputs = {id_};
     t.output_type = internal::type_info_of<R>();
     t.create_operator = std::move(factory);
@@ -352,6 +354,48 @@ class KeyedStream : public DataStream<T> {
 
   KeyedStream(internal::Pipeline* pipeline, int id, KeySelector selector)
       : DataStream<T>(pipeline, id), selector_(std::move(selector)) {}
+
+  // The stateless transformations of DataStream, run as keyed operators: their functions
+  // may use keyed state (RuntimeContext::get_state and friends, in open()), scoped to the
+  // key of the record being processed.
+  template <class F>
+  auto map(F fn) {
+    using R = internal::ResultOf<F, T>;
+    static_assert(!std::is_void_v<R>, "map() needs a function that returns the new record");
+    return keyed_operator<R>("Map", [fn](KeyContext key) {
+      return std::make_unique<internal::MapOperator<T, R, F, KeyContext>>(fn, std::move(key));
+    });
+  }
+  template <class F>
+  DataStream<T> filter(F fn) {
+    return keyed_operator<T>("Filter", [fn](KeyContext key) {
+      return std::make_unique<internal::FilterOperator<T, F, KeyContext>>(fn, std::move(key));
+    });
+  }
+  template <class Out = void, class F>
+  auto flat_map(F fn) {
+    using R = typename internal::FlatMapOutput<Out, F>::type;
+    return keyed_operator<R>("Flat Map", [fn](KeyContext key) {
+      return std::make_unique<internal::FlatMapOperator<T, R, F, KeyContext>>(fn, std::move(key));
+    });
+  }
+  template <class Out = void, class P>
+  auto process(P fn) {
+    if constexpr (requires { typename P::output_type; }) {
+      using R = typename P::output_type;
+      static_assert(std::is_base_of_v<ProcessFunction<T, R>, P>,
+                    "process() takes a ProcessFunction<In, Out> whose In is the stream's type");
+      return keyed_operator<R>("Process", [fn](KeyContext key) {
+        return std::make_unique<internal::ProcessOperator<T, R, P, KeyContext>>(fn, std::move(key));
+      });
+    } else {
+      using R = typename internal::ProcessOutput<Out, P>::type;
+      using PF = internal::LambdaProcessFunction<T, R, P>;
+      return keyed_operator<R>("Process", [fn](KeyContext key) {
+        return std::make_unique<internal::ProcessOperator<T, R, PF, KeyContext>>(PF(fn), std::move(key));
+      });
+    }
+  }
 
   // fn(accumulated, record) -> new accumulated value.
   template <class F>
@@ -440,9 +484,18 @@ class KeyedStream : public DataStream<T> {
   template <class F>
   DataStream<T> rolling(const char* name, F fn) {
     KeySelector selector = selector_;
-    return this->template add_operator<T>(name, [selector, fn] {
-      return std::make_unique<internal::KeyedReduceOperator<T, KeySelector, F>>(selector, fn);
-    });
+    return this->template add_operator<T>(
+        name,
+        [selector, fn] { return std::make_unique<internal::KeyedReduceOperator<T, KeySelector, F>>(selector, fn); },
+        true);
+  }
+
+  using KeyContext = internal::KeyContext<T, KeySelector>;
+
+  template <class R, class Make>
+  DataStream<R> keyed_operator(const char* name, Make make) {
+    KeySelector selector = selector_;
+    return this->template add_operator<R>(name, [selector, make] { return make(KeyContext(selector)); }, true);
   }
 
   KeySelector selector_;

@@ -18,6 +18,27 @@
 namespace eddy {
 
 class Clock;
+class KeyedStateBackend;
+template <class T>
+struct ValueStateDescriptor;
+template <class T>
+struct ListStateDescriptor;
+template <class K, class V>
+struct MapStateDescriptor;
+template <class T>
+struct ReducingStateDescriptor;
+template <class IN, class ACC, class OUT>
+struct AggregatingStateDescriptor;
+template <class T>
+class ValueState;
+template <class T>
+class ListState;
+template <class K, class V>
+class MapState;
+template <class T>
+class ReducingState;
+template <class IN, class OUT>
+class AggregatingState;
 
 // Where an operator or function runs. Valid from open() until close() returns.
 class RuntimeContext {
@@ -29,6 +50,21 @@ class RuntimeContext {
   virtual int max_parallelism() const = 0;
   virtual const ExecutionConfig& config() const = 0;
   virtual const Clock& clock() const = 0;  // processing time
+
+  // The keyed state of this operator subtask (eddy/state.h); null unless the operator
+  // runs on a keyed stream. The get_*_state shortcuts throw InvalidJobError then.
+  virtual KeyedStateBackend* keyed_state_backend() const { return nullptr; }
+  KeyedStateBackend& keyed_state() const;
+  template <class T>
+  ValueState<T>& get_state(const ValueStateDescriptor<T>& descriptor) const;
+  template <class T>
+  ListState<T>& get_list_state(const ListStateDescriptor<T>& descriptor) const;
+  template <class K, class V>
+  MapState<K, V>& get_map_state(const MapStateDescriptor<K, V>& descriptor) const;
+  template <class T>
+  ReducingState<T>& get_reducing_state(const ReducingStateDescriptor<T>& descriptor) const;
+  template <class IN, class ACC, class OUT>
+  AggregatingState<IN, OUT>& get_aggregating_state(const AggregatingStateDescriptor<IN, ACC, OUT>& descriptor) const;
 };
 
 // Records an operator received and emitted, for JobResult. Written only by the task thread.

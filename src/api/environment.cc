@@ -50,6 +50,17 @@ StreamEnvironment StreamEnvironment::from_args(int argc, const char* const* argv
   if (config.buffer_timeout.count() < 0) throw InvalidJobError("option --buffer-timeout-ms must not be negative");
   config.channel_capacity = static_cast<size_t>(capacity);
   config.batch_bytes = static_cast<size_t>(batch_bytes);
+  config.state_backend.kind = args.get("state-backend", config.state_backend.kind);
+  if (config.state_backend.kind != "heap" && config.state_backend.kind != "rocksdb") {
+    throw InvalidJobError("option --state-backend needs 'heap' or 'rocksdb', not '" + config.state_backend.kind + "'");
+  }
+  config.state_backend.rocksdb_dir = args.get("rocksdb-dir", config.state_backend.rocksdb_dir);
+  config.state_backend.rocksdb_block_cache_bytes = static_cast<size_t>(
+      args.get_int("rocksdb-block-cache-mb", static_cast<int64_t>(config.state_backend.rocksdb_block_cache_bytes >> 20)))
+      << 20;
+  config.state_backend.rocksdb_write_buffer_bytes = static_cast<size_t>(
+      args.get_int("rocksdb-write-buffer-mb", static_cast<int64_t>(config.state_backend.rocksdb_write_buffer_bytes >> 20)))
+      << 20;
   config.handle_signals = true;
   StreamEnvironment env(config);
   env.pipeline_->args = std::move(args);

@@ -65,9 +65,16 @@ void build(const graph::JobGraph& job, const ExecutionConfig& config, const Cloc
       auto task = std::make_unique<Task>(vertex.name, s, vertex.parallelism, config, rt.cancelled);
       for (int node_id : vertex.nodes) {
         const graph::StreamNode& node = graph.nodes[static_cast<size_t>(node_id)];
+        KeyedStateBackend* backend = nullptr;
+        if (node.transformation->keyed) {
+          backend = &task->add_state_backend(create_keyed_state_backend(
+              config.state_backend, KeyGroupRange::for_subtask(node.max_parallelism, node.parallelism, s),
+              node.max_parallelism, clock, node.name(), s));
+        }
         task->add_operator(node.transformation->create_operator(),
-                           std::make_unique<OperatorRuntimeContext>(
-                               node.name(), s, node.parallelism, node.max_parallelism, config, clock));
+                           std::make_unique<OperatorRuntimeContext>(node.name(), s, node.parallelism,
+                                                                    node.max_parallelism, config, clock,
+                                                                    backend));
       }
       rt.tasks[static_cast<size_t>(vertex.id)].push_back(std::move(task));
     }

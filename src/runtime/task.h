@@ -13,6 +13,7 @@
 
 #include "eddy/clock.h"
 #include "eddy/config.h"
+#include "eddy/keyed_state_backend.h"
 #include "eddy/operator.h"
 #include "eddy/internal/operators.h"
 #include "eddy/internal/type_info.h"
@@ -26,19 +27,22 @@ namespace eddy::runtime {
 class OperatorRuntimeContext final : public RuntimeContext {
  public:
   OperatorRuntimeContext(std::string name, int subtask, int parallelism, int max_parallelism,
-                         const ExecutionConfig& config, const Clock& clock)
+                         const ExecutionConfig& config, const Clock& clock,
+                         KeyedStateBackend* keyed_state_backend = nullptr)
       : name_(std::move(name)),
         subtask_(subtask),
         parallelism_(parallelism),
         max_parallelism_(max_parallelism),
         config_(config),
-        clock_(clock) {}
+        clock_(clock),
+        keyed_state_backend_(keyed_state_backend) {}
   const std::string& operator_name() const override { return name_; }
   int subtask_index() const override { return subtask_; }
   int parallelism() const override { return parallelism_; }
   int max_parallelism() const override { return max_parallelism_; }
   const ExecutionConfig& config() const override { return config_; }
   const Clock& clock() const override { return clock_; }
+  KeyedStateBackend* keyed_state_backend() const override { return keyed_state_backend_; }
 
  private:
   std::string name_;
@@ -47,6 +51,7 @@ class OperatorRuntimeContext final : public RuntimeContext {
   int max_parallelism_;
   const ExecutionConfig& config_;
   const Clock& clock_;
+  KeyedStateBackend* keyed_state_backend_;
 };
 
 enum class TaskOutcome { kRunning, kFinished, kCancelled, kFailed };
@@ -58,6 +63,11 @@ class Task {
 
   // Wiring, done by the executor before run(). Operators are in chain order, head first.
   void add_operator(std::unique_ptr<OperatorBase> op, std::unique_ptr<OperatorRuntimeContext> context);
+  // Keeps a keyed operator's state backend for the task's lifetime.
+  KeyedStateBackend& add_state_backend(std::unique_ptr<KeyedStateBackend> backend) {
+    state_backends_.push_back(std::move(backend));
+    return *state_backends_.back();
+  }
   void add_output(std::unique_ptr<OutputBase> output) { outputs_.push_back(std::move(output)); }
   void add_network_output(internal::NetworkOutputBase* output) { network_outputs_.push_back(output); }
   internal::ChannelWriter& add_channel_writer(Channel& channel);
@@ -96,6 +106,8 @@ class Task {
   const ExecutionConfig& config_;
   const std::atomic<bool>& cancelled_;
 
+  // Declared before the operators, so they are destroyed after them.
+  std::vector<std::unique_ptr<KeyedStateBackend>> state_backends_;
   std::vector<std::unique_ptr<OperatorBase>> operators_;
   std::vector<std::unique_ptr<OperatorRuntimeContext>> contexts_;
   std::vector<std::unique_ptr<OutputBase>> outputs_;

@@ -10,56 +10,97 @@
 
 #include "eddy/functions.h"
 #include "eddy/key.h"
+#include "eddy/keyed_state_backend.h"
 #include "eddy/operator.h"
 #include "eddy/sink.h"
 #include "eddy/source.h"
 
 namespace eddy::internal {
 
-template <class In, class Out, class F>
+// Key policies: how an operator tells its keyed state backend the key of each record.
+// Operators on a plain stream have no key.
+struct NoKey {
+  void open(RuntimeContext&) {}
+  template <class T>
+  void set(const T&) {}
+};
+
+// Operators on a keyed stream compute each record's key (Flink's setKeyContextElement)
+// so that state accesses while processing it refer to that key.
+template <class T, class KeySelector>
+class KeyContext {
+ public:
+  using K = ResultOf<KeySelector, const T&>;
+  explicit KeyContext(KeySelector selector) : selector_(std::move(selector)) {}
+  void open(RuntimeContext& context) {
+    backend_ = context.keyed_state_backend();
+    max_parallelism_ = context.max_parallelism();
+  }
+  void set(const T& value) {
+    if (backend_ == nullptr) return;
+    key_.emplace(selector_(value));
+    backend_->set_current_key(*key_, key_group_of(KeyHash<K>{}(*key_), max_parallelism_));
+  }
+
+ private:
+  KeySelector selector_;
+  KeyedStateBackend* backend_ = nullptr;
+  int max_parallelism_ = kDefaultMaxParallelism;
+  std::optional<K> key_;
+};
+
+template <class In, class Out, class F, class KeyPolicy = NoKey>
 class MapOperator final : public OneInputOperator<In, Out> {
  public:
-  explicit MapOperator(F fn) : fn_(std::move(fn)) {}
+  explicit MapOperator(F fn, KeyPolicy key = {}) : fn_(std::move(fn)), key_(std::move(key)) {}
   void open(RuntimeContext& context) override {
     OperatorBase::open(context);
+    key_.open(context);
     open_function(fn_, context);
   }
   void process(In&& value, Timestamp timestamp) override {
+    key_.set(value);
     this->out().emit(call_with_record(fn_, std::move(value)), timestamp);
   }
   void close() override { close_function(fn_); }
 
  private:
   F fn_;
+  KeyPolicy key_;
 };
 
-template <class T, class F>
+template <class T, class F, class KeyPolicy = NoKey>
 class FilterOperator final : public OneInputOperator<T, T> {
  public:
-  explicit FilterOperator(F fn) : fn_(std::move(fn)) {}
+  explicit FilterOperator(F fn, KeyPolicy key = {}) : fn_(std::move(fn)), key_(std::move(key)) {}
   void open(RuntimeContext& context) override {
     OperatorBase::open(context);
+    key_.open(context);
     open_function(fn_, context);
   }
   void process(T&& value, Timestamp timestamp) override {
+    key_.set(value);
     if (fn_(std::as_const(value))) this->out().emit(std::move(value), timestamp);
   }
   void close() override { close_function(fn_); }
 
  private:
   F fn_;
+  KeyPolicy key_;
 };
 
-template <class In, class Out, class F>
+template <class In, class Out, class F, class KeyPolicy = NoKey>
 class FlatMapOperator final : public OneInputOperator<In, Out> {
  public:
-  explicit FlatMapOperator(F fn) : fn_(std::move(fn)) {}
+  explicit FlatMapOperator(F fn, KeyPolicy key = {}) : fn_(std::move(fn)), key_(std::move(key)) {}
   void open(RuntimeContext& context) override {
     OperatorBase::open(context);
+    key_.open(context);
     open_function(fn_, context);
     collector_.reset(&this->out(), kNoTimestamp);
   }
   void process(In&& value, Timestamp timestamp) override {
+    key_.set(value);
     collector_.set_timestamp(timestamp);
     if constexpr (std::is_invocable_v<F&, In&&, Collector<Out>&>) {
       fn_(std::move(value), collector_);
@@ -71,21 +112,24 @@ class FlatMapOperator final : public OneInputOperator<In, Out> {
 
  private:
   F fn_;
+  KeyPolicy key_;
   TimestampedCollector<Out> collector_;
 };
 
 // Runs a ProcessFunction (a copy per subtask).
-template <class In, class Out, class PF>
+template <class In, class Out, class PF, class KeyPolicy = NoKey>
 class ProcessOperator final : public OneInputOperator<In, Out>,
                               private ProcessFunction<In, Out>::Context {
  public:
-  explicit ProcessOperator(PF fn) : fn_(std::move(fn)) {}
+  explicit ProcessOperator(PF fn, KeyPolicy key = {}) : fn_(std::move(fn)), key_(std::move(key)) {}
   void open(RuntimeContext& context) override {
     OperatorBase::open(context);
+    key_.open(context);
     collector_.reset(&this->out(), kNoTimestamp);
     fn_.open(context);
   }
   void process(In&& value, Timestamp timestamp) override {
+    key_.set(value);
     timestamp_ = timestamp;
     collector_.set_timestamp(timestamp);
     fn_.process_element(value, *this, collector_);
@@ -97,6 +141,7 @@ class ProcessOperator final : public OneInputOperator<In, Out>,
   const RuntimeContext& runtime() const override { return this->context(); }
 
   PF fn_;
+  KeyPolicy key_;
   TimestampedCollector<Out> collector_;
   Timestamp timestamp_ = kNoTimestamp;
 };

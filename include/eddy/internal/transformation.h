@@ -45,6 +45,7 @@ struct Transformation {
   std::shared_ptr<const SourceBase> source;
   PartitionSpec partition;  // kPartition only
   ChainingStrategy chaining = ChainingStrategy::kAlways;
+  bool keyed = false;  // runs on a keyed stream: gets a keyed state backend per subtask
 
   bool is_virtual() const { return kind == Kind::kUnion || kind == Kind::kPartition; }
 };

@@ -1,0 +1,666 @@
+// Not API: the heap backend's typed states. Each state keeps, per key group the subtask
+// owns, a hash map from (key, namespace) to a C++ object: no serialization on access
+// (only the current key is serialized, once per record, to look it up).
+//
+// Snapshots are copy-on-write at key-group granularity: snapshot() hands the current maps
+// to the snapshot task and marks them frozen; the first write to a frozen key group after
+// that copies its map. So the synchronous part is O(key groups), and processing goes on
+// while the task serializes the frozen maps on another thread.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "eddy/keyed_state_backend.h"
+#include "eddy/internal/state_encoding.h"
+
+namespace eddy::internal {
+
+using EntryList = std::vector<std::pair<std::string, std::string>>;
+
+// A table's maps as they were at snapshot time; writes canonical entries on any thread.
+class FrozenTable {
+ public:
+  virtual ~FrozenTable() = default;
+  virtual void write(EntryList& out, Timestamp now) const = 0;
+};
+
+class HeapTableBase {
+ public:
+  virtual ~HeapTableBase() = default;
+  virtual const StateMetaInfo& meta() const = 0;
+  virtual std::unique_ptr<FrozenTable> freeze() = 0;
+  virtual size_t memory_bytes() const = 0;
+};
+
+// The heap backend's bookkeeping that typed states use: tables to snapshot, and entries
+// restored for states not created yet.
+class HeapStateStore {
+ public:
+  explicit HeapStateStore(KeyGroupRange key_groups) : key_groups_(key_groups) {}
+
+  const KeyGroupRange& key_groups() const { return key_groups_; }
+  void add_table(HeapTableBase& table) { tables_.push_back(&table); }
+  const std::vector<HeapTableBase*>& tables() const { return tables_; }
+
+  // Keeps restored entries of a state until it is created.
+  void add_restored(const StateMetaInfo& meta, EntryList entries);
+  // The restored entries of `meta`'s state, moved out (empty if none). Throws Error when
+  // the snapshot's state has another kind or serializer signature.
+  EntryList take_restored(const StateMetaInfo& meta);
+  // Restored states not created (yet) in this run; snapshots carry them on unchanged.
+  const std::map<std::string, std::pair<StateMetaInfo, EntryList>>& pending_restored() const {
+    return restored_;
+  }
+
+ private:
+  KeyGroupRange key_groups_;
+  std::vector<HeapTableBase*> tables_;
+  std::map<std::string, std::pair<StateMetaInfo, EntryList>> restored_;
+};
+
+struct TtlPolicy {
+  bool enabled = false;
+  StateTtlConfig config;
+
+  explicit TtlPolicy(const StateDescriptorBase& descriptor) {
+    if (descriptor.ttl && descriptor.ttl->enabled()) {
+      enabled = true;
+      config = *descriptor.ttl;
+    }
+  }
+  bool expired(int64_t timestamp, Timestamp now) const {
+    return enabled && now - timestamp >= config.ttl.count();
+  }
+  bool refresh_on_read() const {
+    return enabled && config.update_type == StateTtlConfig::UpdateType::kOnReadAndWrite;
+  }
+  bool return_expired() const {
+    return config.visibility == StateTtlConfig::Visibility::kReturnExpiredIfNotCleanedUp;
+  }
+};
+
+template <class T>
+void append_encoded(std::string& out, const T& value, bool ttl, int64_t timestamp) {
+  if (ttl) state_encoding::append_timestamp(out, timestamp);
+  serialize_into(out, value);
+}
+
+// Reads [timestamp] value from `reader`; `where` names the state for errors.
+template <class T>
+T read_encoded(ByteReader& reader, bool ttl, int64_t& timestamp) {
+  if (ttl) {
+    std::string_view bytes = reader.read_bytes(8);
+    timestamp = state_encoding::read_timestamp(bytes);
+  }
+  return Serializer<T>::read(reader);
+}
+
+// Values of type S per (key, namespace), per key group.
+template <class S>
+class HeapTable final : public HeapTableBase {
+ public:
+  struct Slot {
+    S value;
+    int64_t timestamp = 0;  // last write (or read) time, for TTL
+  };
+  using Map = std::unordered_map<std::string, Slot>;
+  // Canonical entries of one slot: (user key suffix, value bytes) pairs.
+  using Encoder = void (*)(const Slot& slot, const TtlPolicy& ttl, Timestamp now,
+                           std::vector<std::pair<std::string, std::string>>& out);
+
+  HeapTable(KeyedStateBackend& backend, HeapStateStore& store, StateMetaInfo meta, TtlPolicy ttl,
+            Encoder encoder)
+      : backend_(backend),
+        meta_(std::move(meta)),
+        ttl_(ttl),
+        encoder_(encoder),
+        first_group_(store.key_groups().first),
+        groups_(static_cast<size_t>(std::max(store.key_groups().size(), 0))),
+        frozen_(groups_.size(), false) {
+    store.add_table(*this);
+  }
+
+  const StateMetaInfo& meta() const override { return meta_; }
+  const TtlPolicy& ttl() const { return ttl_; }
+  KeyedStateBackend& backend() const { return backend_; }
+
+  // The current key's slot, read-only; null when absent.
+  const Slot* find() {
+    const Map* map = groups_[group_index()].get();
+    if (map == nullptr) return nullptr;
+    auto it = map->find(lookup_key());
+    return it == map->end() ? nullptr : &it->second;
+  }
+  // The current key's slot for writing (copies a frozen key group first); null when absent.
+  Slot* find_mutable() {
+    Map& map = writable();
+    auto it = map.find(lookup_key());
+    return it == map.end() ? nullptr : &it->second;
+  }
+  // The current key's slot, created with `S{}` when absent.
+  Slot& upsert(bool& created) {
+    Map& map = writable();
+    auto [it, inserted] = map.try_emplace(lookup_key());
+    created = inserted;
+    return it->second;
+  }
+  void erase() {
+    size_t g = group_index();
+    if (groups_[g] == nullptr) return;
+    writable().erase(lookup_key());
+  }
+
+  // Restored entries: `decode` turns one canonical entry into the slot of its key.
+  template <class Decode>
+  void load(EntryList entries, Decode decode) {
+    state_encoding::ParsedKey parsed;
+    for (auto& [key, value] : entries) {
+      if (!state_encoding::parse_key(key, parsed)) {
+        throw Error("state '" + meta_.name + "': malformed entry key in the restored snapshot");
+      }
+      if (parsed.key_group < first_group_ || parsed.key_group >= first_group_ + static_cast<int>(groups_.size())) {
+        continue;  // another subtask's key group
+      }
+      std::string map_key;
+      state_encoding::append_varint(map_key, parsed.key.size());
+      map_key.append(parsed.key);
+      state_encoding::append_varint(map_key, parsed.ns.size());
+      map_key.append(parsed.ns);
+      Map& map = writable_group(static_cast<size_t>(parsed.key_group - first_group_));
+      decode(map[map_key], parsed.user_key, std::string_view(value));
+    }
+  }
+
+  std::unique_ptr<FrozenTable> freeze() override {
+    auto frozen = std::make_unique<Frozen>();
+    frozen->table = this;
+    frozen->ttl = ttl_;
+    frozen->encoder = encoder_;
+    frozen->first_group = first_group_;
+    frozen->groups = groups_;
+    std::fill(frozen_.begin(), frozen_.end(), true);
+    return frozen;
+  }
+
+  size_t memory_bytes() const override {
+    size_t bytes = 0;
+    for (const auto& map : groups_) {
+      if (map == nullptr) continue;
+      bytes += map->bucket_count() * sizeof(void*);
+      for (const auto& [key, slot] : *map) bytes += sizeof(Slot) + key.capacity() + 2 * sizeof(void*);
+    }
+    return bytes;
+  }
+
+  // Checks up to `count` slots from a rotating cursor and erases those `is_expired` says.
+  template <class IsExpired>
+  void cleanup_incrementally(int count, IsExpired is_expired) {
+    if (groups_.empty()) return;
+    for (size_t checked = 0; checked < groups_.size() && count > 0; ++checked) {
+      Map* map = groups_[cleanup_group_].get();
+      if (map != nullptr && !map->empty()) {
+        Map& writable_map = writable_group(cleanup_group_);
+        for (auto it = writable_map.begin(); it != writable_map.end() && count > 0; --count) {
+          it = is_expired(it->second) ? writable_map.erase(it) : std::next(it);
+        }
+      }
+      cleanup_group_ = (cleanup_group_ + 1) % groups_.size();
+    }
+  }
+
+ private:
+  struct Frozen final : FrozenTable {
+    const HeapTable* table;
+    TtlPolicy ttl{StateDescriptorBase{}};
+    Encoder encoder;
+    int first_group;
+    std::vector<std::shared_ptr<Map>> groups;
+    void write(EntryList& out, Timestamp now) const override {
+      std::vector<std::pair<std::string, std::string>> parts;
+      for (size_t g = 0; g < groups.size(); ++g) {
+        if (groups[g] == nullptr) continue;
+        size_t begin = out.size();
+        for (const auto& [map_key, slot] : *groups[g]) {
+          parts.clear();
+          encoder(slot, ttl, now, parts);
+          for (auto& [suffix, value] : parts) {
+            std::string key;
+            key.push_back(static_cast<char>(((first_group + static_cast<int>(g)) >> 8) & 0xff));
+            key.push_back(static_cast<char>((first_group + static_cast<int>(g)) & 0xff));
+            key += map_key;
+            key += suffix;
+            out.emplace_back(std::move(key), std::move(value));
+          }
+        }
+        std::sort(out.begin() + static_cast<std::ptrdiff_t>(begin), out.end());
+      }
+    }
+  };
+
+  size_t group_index() const { return static_cast<size_t>(backend_.current_key_group() - first_group_); }
+
+  const std::string& lookup_key() {
+    const std::string& key = backend_.current_key_bytes();
+    const std::string& ns = backend_.current_namespace();
+    lookup_.clear();
+    state_encoding::append_varint(lookup_, key.size());
+    lookup_.append(key);
+    state_encoding::append_varint(lookup_, ns.size());
+    lookup_.append(ns);
+    return lookup_;
+  }
+
+  Map& writable() { return writable_group(group_index()); }
+  Map& writable_group(size_t g) {
+    std::shared_ptr<Map>& map = groups_[g];
+    if (map == nullptr) {
+      map = std::make_shared<Map>();
+    } else if (frozen_[g]) {
+      map = std::make_shared<Map>(*map);  // the snapshot keeps the old one
+    }
+    frozen_[g] = false;
+    return *map;
+  }
+
+  KeyedStateBackend& backend_;
+  StateMetaInfo meta_;
+  TtlPolicy ttl_;
+  Encoder encoder_;
+  int first_group_;
+  std::vector<std::shared_ptr<Map>> groups_;
+  std::vector<bool> frozen_;
+  std::string lookup_;
+  size_t cleanup_group_ = 0;
+};
+
+// ---- Value-like states: value, reducing, aggregating (one object per key) ----
+
+template <class S>
+void encode_single(const typename HeapTable<S>::Slot& slot, const TtlPolicy& ttl, Timestamp now,
+                   std::vector<std::pair<std::string, std::string>>& out) {
+  if (ttl.enabled && ttl.config.cleanup_in_full_snapshot && ttl.expired(slot.timestamp, now)) return;
+  std::string value;
+  append_encoded(value, slot.value, ttl.enabled, slot.timestamp);
+  out.emplace_back(std::string(), std::move(value));
+}
+
+// Shared by the value-like states: read with TTL rules, write with a fresh timestamp.
+template <class S>
+class SingleValueAccess {
+ public:
+  SingleValueAccess(KeyedStateBackend& backend, HeapStateStore& store, const StateMetaInfo& meta,
+                    const StateDescriptorBase& descriptor)
+      : table_(backend, store, meta, TtlPolicy(descriptor), &encode_single<S>) {
+    const bool ttl = table_.ttl().enabled;
+    table_.load(store.take_restored(meta), [ttl, &meta](auto& slot, std::string_view, std::string_view bytes) {
+      ByteReader reader(bytes);
+      slot.value = read_encoded<S>(reader, ttl, slot.timestamp);
+      if (!reader.at_end()) throw Error("state '" + meta.name + "': trailing bytes in a restored value");
+    });
+  }
+
+  // The current key's value, by the TTL rules; null when absent.
+  const S* read() {
+    cleanup();
+    const auto* slot = table_.find();
+    if (slot == nullptr) return nullptr;
+    Timestamp now = 0;
+    if (table_.ttl().enabled) {
+      now = table_.backend().now();
+      if (table_.ttl().expired(slot->timestamp, now)) {
+        if (table_.ttl().return_expired()) return &slot->value;
+        table_.erase();
+        return nullptr;
+      }
+      if (table_.ttl().refresh_on_read()) {
+        auto* mutable_slot = table_.find_mutable();
+        mutable_slot->timestamp = now;
+        return &mutable_slot->value;
+      }
+    }
+    return &slot->value;
+  }
+  // The current key's value for update: nullopt-like when absent or expired-and-hidden.
+  S* read_for_update() {
+    const S* current = read();
+    if (current == nullptr) return nullptr;
+    auto* slot = table_.find_mutable();
+    return &slot->value;
+  }
+  void write(S value) {
+    cleanup();
+    bool created = false;
+    auto& slot = table_.upsert(created);
+    slot.value = std::move(value);
+    if (table_.ttl().enabled) slot.timestamp = table_.backend().now();
+  }
+  void touch() {
+    if (!table_.ttl().enabled) return;
+    if (auto* slot = table_.find_mutable()) slot->timestamp = table_.backend().now();
+  }
+  void clear() { table_.erase(); }
+
+ private:
+  void cleanup() {
+    const TtlPolicy& ttl = table_.ttl();
+    if (!ttl.enabled || ttl.config.cleanup_incrementally <= 0) return;
+    Timestamp now = table_.backend().now();
+    table_.cleanup_incrementally(ttl.config.cleanup_incrementally,
+                                 [&](const auto& slot) { return ttl.expired(slot.timestamp, now); });
+  }
+
+  HeapTable<S> table_;
+};
+
+template <class T>
+class HeapValueState final : public ValueState<T> {
+ public:
+  HeapValueState(KeyedStateBackend& backend, HeapStateStore& store, const StateMetaInfo& meta,
+                 const StateDescriptorBase& descriptor)
+      : access_(backend, store, meta, descriptor) {}
+  std::optional<T> value() override {
+    const T* v = access_.read();
+    return v == nullptr ? std::nullopt : std::optional<T>(*v);
+  }
+  void update(T value) override { access_.write(std::move(value)); }
+  void clear() override { access_.clear(); }
+
+ private:
+  SingleValueAccess<T> access_;
+};
+
+template <class T>
+class HeapReducingState final : public ReducingState<T> {
+ public:
+  HeapReducingState(KeyedStateBackend& backend, HeapStateStore& store, const StateMetaInfo& meta,
+                    const ReducingStateDescriptor<T>& descriptor)
+      : access_(backend, store, meta, descriptor), reduce_(descriptor.reduce_function) {}
+  std::optional<T> get() override {
+    const T* v = access_.read();
+    return v == nullptr ? std::nullopt : std::optional<T>(*v);
+  }
+  void add(T value) override {
+    if (T* current = access_.read_for_update()) {
+      *current = reduce_(*current, value);
+      access_.touch();
+    } else {
+      access_.write(std::move(value));
+    }
+  }
+  void clear() override { access_.clear(); }
+
+ private:
+  SingleValueAccess<T> access_;
+  typename ReducingStateDescriptor<T>::ReduceFunction reduce_;
+};
+
+template <class IN, class ACC, class OUT>
+class HeapAggregatingState final : public AggregatingState<IN, OUT> {
+ public:
+  HeapAggregatingState(KeyedStateBackend& backend, HeapStateStore& store, const StateMetaInfo& meta,
+                       const AggregatingStateDescriptor<IN, ACC, OUT>& descriptor)
+      : access_(backend, store, meta, descriptor), function_(descriptor.function) {}
+  std::optional<OUT> get() override {
+    const ACC* acc = access_.read();
+    return acc == nullptr ? std::nullopt : std::optional<OUT>(function_->get_result(*acc));
+  }
+  void add(const IN& value) override {
+    if (ACC* current = access_.read_for_update()) {
+      *current = function_->add(value, std::move(*current));
+      access_.touch();
+    } else {
+      access_.write(function_->add(value, function_->create_accumulator()));
+    }
+  }
+  void clear() override { access_.clear(); }
+
+ private:
+  SingleValueAccess<ACC> access_;
+  std::shared_ptr<const AggregateFunction<IN, ACC, OUT>> function_;
+};
+
+// ---- List state: elements with their own timestamps ----
+
+template <class T>
+struct TimedElement {
+  T value;
+  int64_t timestamp = 0;
+};
+
+template <class T>
+class HeapListState final : public ListState<T> {
+ public:
+  using S = std::vector<TimedElement<T>>;
+
+  HeapListState(KeyedStateBackend& backend, HeapStateStore& store, const StateMetaInfo& meta,
+                const StateDescriptorBase& descriptor)
+      : table_(backend, store, meta, TtlPolicy(descriptor), &encode) {
+    const bool ttl = table_.ttl().enabled;
+    table_.load(store.take_restored(meta), [ttl](auto& slot, std::string_view, std::string_view bytes) {
+      ByteReader reader(bytes);
+      while (!reader.at_end()) {
+        TimedElement<T> element;
+        element.value = read_encoded<T>(reader, ttl, element.timestamp);
+        slot.value.push_back(std::move(element));
+      }
+    });
+  }
+
+  std::vector<T> get() override {
+    std::vector<T> out;
+    const auto* slot = table_.find();
+    if (slot == nullptr) return out;
+    const TtlPolicy& ttl = table_.ttl();
+    if (!ttl.enabled) {
+      out.reserve(slot->value.size());
+      for (const auto& element : slot->value) out.push_back(element.value);
+      return out;
+    }
+    Timestamp now = table_.backend().now();
+    auto* mutable_slot = table_.find_mutable();
+    S& elements = mutable_slot->value;
+    if (!ttl.return_expired()) {
+      std::erase_if(elements, [&](const auto& e) { return ttl.expired(e.timestamp, now); });
+    }
+    for (auto& element : elements) {
+      if (ttl.refresh_on_read()) element.timestamp = now;
+      out.push_back(element.value);
+    }
+    if (elements.empty()) table_.erase();
+    return out;
+  }
+  void add(T value) override {
+    bool created = false;
+    auto& slot = table_.upsert(created);
+    slot.value.push_back(TimedElement<T>{std::move(value), stamp()});
+  }
+  void add_all(std::vector<T> values) override {
+    if (values.empty()) return;
+    bool created = false;
+    auto& slot = table_.upsert(created);
+    int64_t now = stamp();
+    for (T& v : values) slot.value.push_back(TimedElement<T>{std::move(v), now});
+  }
+  void update(std::vector<T> values) override {
+    table_.erase();
+    add_all(std::move(values));
+  }
+  void clear() override { table_.erase(); }
+
+ private:
+  static void encode(const typename HeapTable<S>::Slot& slot, const TtlPolicy& ttl, Timestamp now,
+                     std::vector<std::pair<std::string, std::string>>& out) {
+    std::string value;
+    for (const auto& element : slot.value) {
+      if (ttl.enabled && ttl.config.cleanup_in_full_snapshot && ttl.expired(element.timestamp, now)) continue;
+      append_encoded(value, element.value, ttl.enabled, element.timestamp);
+    }
+    if (!value.empty()) out.emplace_back(std::string(), std::move(value));
+  }
+  int64_t stamp() const { return table_.ttl().enabled ? table_.backend().now() : 0; }
+
+  HeapTable<S> table_;
+};
+
+// ---- Map state: user key -> (key, value, timestamp), by serialized user key ----
+
+template <class K, class V>
+struct MapEntry {
+  K key;
+  V value;
+  int64_t timestamp = 0;
+};
+
+template <class K, class V>
+class HeapMapState final : public MapState<K, V> {
+ public:
+  using S = std::unordered_map<std::string, MapEntry<K, V>>;
+
+  HeapMapState(KeyedStateBackend& backend, HeapStateStore& store, const StateMetaInfo& meta,
+               const StateDescriptorBase& descriptor)
+      : table_(backend, store, meta, TtlPolicy(descriptor), &encode) {
+    const bool ttl = table_.ttl().enabled;
+    table_.load(store.take_restored(meta), [ttl](auto& slot, std::string_view user_key, std::string_view bytes) {
+      MapEntry<K, V> entry;
+      entry.key = deserialize<K>(user_key);
+      ByteReader reader(bytes);
+      entry.value = read_encoded<V>(reader, ttl, entry.timestamp);
+      slot.value.emplace(std::string(user_key), std::move(entry));
+    });
+  }
+
+  std::optional<V> get(const K& key) override {
+    MapEntry<K, V>* entry = live_entry(key);
+    return entry == nullptr ? std::nullopt : std::optional<V>(entry->value);
+  }
+  void put(K key, V value) override {
+    bool created = false;
+    auto& slot = table_.upsert(created);
+    std::string user_key = serialize(key);
+    slot.value.insert_or_assign(std::move(user_key), MapEntry<K, V>{std::move(key), std::move(value), stamp()});
+  }
+  void remove(const K& key) override {
+    auto* slot = table_.find_mutable();
+    if (slot == nullptr) return;
+    slot->value.erase(serialize(key));
+    if (slot->value.empty()) table_.erase();
+  }
+  bool contains(const K& key) override { return live_entry(key) != nullptr; }
+  std::vector<std::pair<K, V>> entries() override {
+    std::vector<std::pair<K, V>> out;
+    for_each_live([&](MapEntry<K, V>& e) { out.emplace_back(e.key, e.value); });
+    return out;
+  }
+  std::vector<K> keys() override {
+    std::vector<K> out;
+    for_each_live([&](MapEntry<K, V>& e) { out.push_back(e.key); });
+    return out;
+  }
+  std::vector<V> values() override {
+    std::vector<V> out;
+    for_each_live([&](MapEntry<K, V>& e) { out.push_back(e.value); });
+    return out;
+  }
+  bool is_empty() override {
+    bool empty = true;
+    for_each_live([&](MapEntry<K, V>&) { empty = false; });
+    return empty;
+  }
+  void clear() override { table_.erase(); }
+
+ private:
+  static void encode(const typename HeapTable<S>::Slot& slot, const TtlPolicy& ttl, Timestamp now,
+                     std::vector<std::pair<std::string, std::string>>& out) {
+    for (const auto& [user_key, entry] : slot.value) {
+      if (ttl.enabled && ttl.config.cleanup_in_full_snapshot && ttl.expired(entry.timestamp, now)) continue;
+      std::string value;
+      append_encoded(value, entry.value, ttl.enabled, entry.timestamp);
+      out.emplace_back(user_key, std::move(value));
+    }
+  }
+  int64_t stamp() const { return table_.ttl().enabled ? table_.backend().now() : 0; }
+
+  MapEntry<K, V>* live_entry(const K& key) {
+    const auto* slot = table_.find();
+    if (slot == nullptr) return nullptr;
+    std::string user_key = serialize(key);
+    if (slot->value.find(user_key) == slot->value.end()) return nullptr;
+    auto* mutable_slot = table_.find_mutable();
+    auto it = mutable_slot->value.find(user_key);
+    const TtlPolicy& ttl = table_.ttl();
+    if (ttl.enabled) {
+      Timestamp now = table_.backend().now();
+      if (ttl.expired(it->second.timestamp, now)) {
+        if (ttl.return_expired()) return &it->second;
+        mutable_slot->value.erase(it);
+        if (mutable_slot->value.empty()) table_.erase();
+        return nullptr;
+      }
+      if (ttl.refresh_on_read()) it->second.timestamp = now;
+    }
+    return &it->second;
+  }
+
+  template <class F>
+  void for_each_live(F fn) {
+    const auto* slot = table_.find();
+    if (slot == nullptr) return;
+    auto* mutable_slot = table_.find_mutable();
+    const TtlPolicy& ttl = table_.ttl();
+    Timestamp now = ttl.enabled ? table_.backend().now() : 0;
+    for (auto it = mutable_slot->value.begin(); it != mutable_slot->value.end();) {
+      if (ttl.enabled && ttl.expired(it->second.timestamp, now) && !ttl.return_expired()) {
+        it = mutable_slot->value.erase(it);
+        continue;
+      }
+      if (ttl.refresh_on_read()) it->second.timestamp = now;
+      fn(it->second);
+      ++it;
+    }
+    if (mutable_slot->value.empty()) table_.erase();
+  }
+
+  HeapTable<S> table_;
+};
+
+template <class T>
+std::unique_ptr<ValueState<T>> make_heap_value_state(KeyedStateBackend& backend, HeapStateStore& store,
+                                                     const StateMetaInfo& meta,
+                                                     const ValueStateDescriptor<T>& descriptor) {
+  return std::make_unique<HeapValueState<T>>(backend, store, meta, descriptor);
+}
+template <class T>
+std::unique_ptr<ListState<T>> make_heap_list_state(KeyedStateBackend& backend, HeapStateStore& store,
+                                                   const StateMetaInfo& meta,
+                                                   const ListStateDescriptor<T>& descriptor) {
+  return std::make_unique<HeapListState<T>>(backend, store, meta, descriptor);
+}
+template <class K, class V>
+std::unique_ptr<MapState<K, V>> make_heap_map_state(KeyedStateBackend& backend, HeapStateStore& store,
+                                                    const StateMetaInfo& meta,
+                                                    const MapStateDescriptor<K, V>& descriptor) {
+  return std::make_unique<HeapMapState<K, V>>(backend, store, meta, descriptor);
+}
+template <class T>
+std::unique_ptr<ReducingState<T>> make_heap_reducing_state(KeyedStateBackend& backend, HeapStateStore& store,
+                                                           const StateMetaInfo& meta,
+                                                           const ReducingStateDescriptor<T>& descriptor) {
+  return std::make_unique<HeapReducingState<T>>(backend, store, meta, descriptor);
+}
+template <class IN, class ACC, class OUT>
+std::unique_ptr<AggregatingState<IN, OUT>> make_heap_aggregating_state(
+    KeyedStateBackend& backend, HeapStateStore& store, const StateMetaInfo& meta,
+    const AggregatingStateDescriptor<IN, ACC, OUT>& descriptor) {
+  return std::make_unique<HeapAggregatingState<IN, ACC, OUT>>(backend, store, meta, descriptor);
+}
+
+}  // namespace eddy::internal

@@ -1,0 +1,211 @@
+// Where keyed state lives: one KeyedStateBackend per keyed operator subtask, holding the
+// state of the key groups that subtask owns. Two implementations: "heap" (objects in hash
+// maps per key group, copy-on-write snapshots) and "rocksdb" (bytes in RocksDB, one column
+// family per state). Both write the same canonical snapshot (KeyedStateSnapshot), so state
+// moves between backends and between parallelisms by key group.
+//
+// Threading: used only from its subtask's thread, except SnapshotTask::run(), which may
+// run on another thread while the subtask keeps processing.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include "eddy/clock.h"
+#include "eddy/config.h"
+#include "eddy/error.h"
+#include "eddy/key.h"
+#include "eddy/operator.h"
+#include "eddy/serializer.h"
+#include "eddy/state.h"
+
+namespace eddy {
+
+namespace internal {
+class HeapStateStore;
+class ByteStateStore;
+}  // namespace internal
+
+// What a snapshot records about each state, to check a restore against the job.
+struct StateMetaInfo {
+  std::string name;
+  StateKind kind = StateKind::kValue;
+  std::string value_signature;     // serializer_signature of the value / element / accumulator
+  std::string user_key_signature;  // MapState only
+  bool ttl = false;                // values carry a TTL timestamp prefix
+  uint32_t serializer_version = 1;
+  bool operator==(const StateMetaInfo&) const = default;
+};
+
+// The canonical, backend-independent form of keyed state: for every state, its entries
+// (entry key, entry value) in the layout of internal/state_encoding.h, sorted by entry
+// key, and so grouped by key group.
+struct KeyedStateSnapshot {
+  static constexpr uint32_t kFormatVersion = 1;
+  KeyGroupRange key_groups;
+  std::vector<StateMetaInfo> states;
+  std::vector<std::vector<std::pair<std::string, std::string>>> entries;  // per state
+
+  size_t entry_count() const;
+};
+
+// The asynchronous part of a snapshot: produces the canonical form of the state as it was
+// when KeyedStateBackend::snapshot() was called. May run on any thread, once.
+class SnapshotTask {
+ public:
+  virtual ~SnapshotTask() = default;
+  virtual KeyedStateSnapshot run() = 0;
+};
+
+class KeyedStateBackend {
+ public:
+  KeyedStateBackend(KeyGroupRange key_groups, int max_parallelism, const Clock& clock)
+      : key_groups_(key_groups), max_parallelism_(max_parallelism), clock_(clock) {}
+  virtual ~KeyedStateBackend() = default;
+  KeyedStateBackend(const KeyedStateBackend&) = delete;
+  KeyedStateBackend& operator=(const KeyedStateBackend&) = delete;
+
+  virtual std::string name() const = 0;
+
+  // The key that state accesses refer to until the next call; the keyed operator sets it
+  // for every record. `key` must stay alive until then. It is serialized only when a state
+  // is first accessed for it.
+  template <class K>
+  void set_current_key(const K& key, int key_group) {
+    current_key_ = &key;
+    key_writer_ = &write_key<K>;
+    key_type_ = &typeid(K);
+    current_key_group_ = key_group;
+    key_serialized_ = false;
+  }
+  // The namespace of state accesses (windows use it); empty for none.
+  void set_current_namespace(std::string_view ns) { current_namespace_.assign(ns); }
+
+  const std::string& current_key_bytes() {
+    if (!key_serialized_) {
+      if (key_writer_ == nullptr) {
+        throw Error("keyed state was accessed with no current key: use it while processing a record of a keyed stream");
+      }
+      current_key_bytes_.clear();
+      key_writer_(current_key_, current_key_bytes_);
+      key_serialized_ = true;
+    }
+    return current_key_bytes_;
+  }
+  int current_key_group() const { return current_key_group_; }
+  const std::string& current_namespace() const { return current_namespace_; }
+  const KeyGroupRange& key_groups() const { return key_groups_; }
+  int max_parallelism() const { return max_parallelism_; }
+  Timestamp now() const { return clock_.now_ms(); }
+
+  // States by name. The first call creates the state (with any entries restored for that
+  // name); later calls return the same object. A name already used with another kind or
+  // type throws InvalidJobError. The backend owns the state.
+  template <class T>
+  ValueState<T>& get_state(const ValueStateDescriptor<T>& descriptor);
+  template <class T>
+  ListState<T>& get_list_state(const ListStateDescriptor<T>& descriptor);
+  template <class K, class V>
+  MapState<K, V>& get_map_state(const MapStateDescriptor<K, V>& descriptor);
+  template <class T>
+  ReducingState<T>& get_reducing_state(const ReducingStateDescriptor<T>& descriptor);
+  template <class IN, class ACC, class OUT>
+  AggregatingState<IN, OUT>& get_aggregating_state(const AggregatingStateDescriptor<IN, ACC, OUT>& descriptor);
+
+  // The synchronous part of a snapshot: cheap (no copy of the state); the returned task
+  // writes the canonical form and may run on another thread while processing continues.
+  virtual std::unique_ptr<SnapshotTask> snapshot() = 0;
+  // Loads the entries of `snapshots` whose key group this backend owns (the others are
+  // ignored, so any set of snapshots covering the key groups restores at any
+  // parallelism). Call before any state is created.
+  virtual void restore(const std::vector<const KeyedStateSnapshot*>& snapshots) = 0;
+  // Approximate bytes of state held in memory.
+  virtual size_t memory_bytes() const = 0;
+
+  // For the typed state implementations: exactly one of these is not null.
+  virtual internal::HeapStateStore* heap_store() { return nullptr; }
+  virtual internal::ByteStateStore* byte_store() { return nullptr; }
+
+ protected:
+  // Looks up a registered state; null when none has the name. Throws if the name is
+  // registered with another kind or signature.
+  // `type` tells apart C++ types whose serialized forms look alike.
+  State* find_state(const StateMetaInfo& meta, const std::type_info& type);
+  State& register_state(const StateMetaInfo& meta, const std::type_info& type, std::unique_ptr<State> state);
+
+ private:
+  template <class K>
+  static void write_key(const void* key, std::string& out) {
+    if constexpr (Serializable<K>) {
+      serialize_into(out, *static_cast<const K*>(key));
+    } else {
+      throw InvalidJobError("keyed state needs a serializable key type: give the key struct EDDY_SERIALIZE(...)");
+    }
+  }
+
+  struct Registered {
+    StateMetaInfo meta;
+    const std::type_info* type;
+    std::unique_ptr<State> state;
+  };
+
+  KeyGroupRange key_groups_;
+  int max_parallelism_;
+  const Clock& clock_;
+  const void* current_key_ = nullptr;
+  void (*key_writer_)(const void*, std::string&) = nullptr;
+  const std::type_info* key_type_ = nullptr;
+  int current_key_group_ = 0;
+  bool key_serialized_ = false;
+  std::string current_key_bytes_;
+  std::string current_namespace_;
+  std::map<std::string, Registered> states_;
+};
+
+// Makes the backend a job's keyed operators use, by StateBackendOptions::kind. Throws
+// InvalidJobError for an unknown kind.
+std::unique_ptr<KeyedStateBackend> create_keyed_state_backend(const StateBackendOptions& options,
+                                                              KeyGroupRange key_groups,
+                                                              int max_parallelism, const Clock& clock,
+                                                              const std::string& operator_name,
+                                                              int subtask_index);
+
+// RuntimeContext's shortcuts to the keyed state of the current operator.
+inline KeyedStateBackend& RuntimeContext::keyed_state() const {
+  KeyedStateBackend* backend = keyed_state_backend();
+  if (backend == nullptr) {
+    throw InvalidJobError("operator '" + operator_name() +
+                          "' asked for keyed state, which only operators on a keyed stream (after key_by) have");
+  }
+  return *backend;
+}
+template <class T>
+ValueState<T>& RuntimeContext::get_state(const ValueStateDescriptor<T>& descriptor) const {
+  return keyed_state().get_state(descriptor);
+}
+template <class T>
+ListState<T>& RuntimeContext::get_list_state(const ListStateDescriptor<T>& descriptor) const {
+  return keyed_state().get_list_state(descriptor);
+}
+template <class K, class V>
+MapState<K, V>& RuntimeContext::get_map_state(const MapStateDescriptor<K, V>& descriptor) const {
+  return keyed_state().get_map_state(descriptor);
+}
+template <class T>
+ReducingState<T>& RuntimeContext::get_reducing_state(const ReducingStateDescriptor<T>& descriptor) const {
+  return keyed_state().get_reducing_state(descriptor);
+}
+template <class IN, class ACC, class OUT>
+AggregatingState<IN, OUT>& RuntimeContext::get_aggregating_state(
+    const AggregatingStateDescriptor<IN, ACC, OUT>& descriptor) const {
+  return keyed_state().get_aggregating_state(descriptor);
+}
+
+}  // namespace eddy
+
+#include "eddy/internal/state_factory.h"

@@ -1,0 +1,18 @@
+#include "eddy/keyed_state_backend.h"
+#include "state/heap/heap_keyed_state_backend.h"
+
+namespace eddy {
+
+std::unique_ptr<KeyedStateBackend> create_keyed_state_backend(const StateBackendOptions& options,
+                                                              KeyGroupRange key_groups,
+                                                              int max_parallelism, const Clock& clock,
+                                                              const std::string& operator_name,
+                                                              int subtask_index) {
+  if (options.kind == "heap") {
+    return std::make_unique<state::HeapKeyedStateBackend>(key_groups, max_parallelism, clock);
+  }
+  throw InvalidJobError("unknown state backend '" + options.kind + "' for operator '" + operator_name +
+                        "' (subtask " + std::to_string(subtask_index + 1) + "): use heap or rocksdb");
+}
+
+}  // namespace eddy

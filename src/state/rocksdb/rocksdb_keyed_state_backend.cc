@@ -1,0 +1,524 @@
+#include "state/rocksdb/rocksdb_keyed_state_backend.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <system_error>
+#include <utility>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/compaction_filter.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include "eddy/error.h"
+#include "eddy/internal/state_encoding.h"
+
+namespace eddy::state {
+
+namespace {
+
+rocksdb::Slice to_slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+std::string_view to_view(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+// The block cache and write buffer manager that bound the memory of all RocksDB backends of
+// the process configured with the same sizes; freed when the last such backend goes.
+struct SharedMemory {
+  std::shared_ptr<rocksdb::Cache> block_cache;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
+};
+
+std::shared_ptr<SharedMemory> shared_memory(size_t block_cache_bytes, size_t write_buffer_bytes) {
+  // Never destroyed, so that a backend destroyed during static destruction still finds them.
+  static auto* mutex = new std::mutex;
+  static auto* registry = new std::map<std::pair<size_t, size_t>, std::weak_ptr<SharedMemory>>;
+  std::lock_guard lock(*mutex);
+  std::weak_ptr<SharedMemory>& slot = (*registry)[{block_cache_bytes, write_buffer_bytes}];
+  if (std::shared_ptr<SharedMemory> existing = slot.lock()) return existing;
+  auto created = std::make_shared<SharedMemory>();
+  created->block_cache = rocksdb::NewLRUCache(block_cache_bytes);
+  created->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(write_buffer_bytes);
+  slot = created;
+  return created;
+}
+
+// ListState::add: operands concatenate (the canonical list form), in one pass over all of
+// them rather than pairwise.
+class ConcatMergeOperator final : public rocksdb::MergeOperator {
+ public:
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    size_t size = in.existing_value != nullptr ? in.existing_value->size() : 0;
+    for (const rocksdb::Slice& operand : in.operand_list) size += operand.size();
+    out->new_value.clear();
+    out->new_value.reserve(size);
+    if (in.existing_value != nullptr) {
+      out->new_value.append(in.existing_value->data(), in.existing_value->size());
+    }
+    for (const rocksdb::Slice& operand : in.operand_list) {
+      out->new_value.append(operand.data(), operand.size());
+    }
+    return true;
+  }
+  bool PartialMergeMulti(const rocksdb::Slice& /*key*/, const std::deque<rocksdb::Slice>& operands,
+                         std::string* new_value, rocksdb::Logger* /*logger*/) const override {
+    size_t size = 0;
+    for (const rocksdb::Slice& operand : operands) size += operand.size();
+    new_value->clear();
+    new_value->reserve(size);
+    for (const rocksdb::Slice& operand : operands) new_value->append(operand.data(), operand.size());
+    return true;
+  }
+  const char* Name() const override { return "EddyConcat"; }
+};
+
+// Drops values (not merge operands: lists are never filtered) whose TTL timestamp has
+// expired by the backend's clock.
+class TtlCompactionFilter final : public rocksdb::CompactionFilter {
+ public:
+  TtlCompactionFilter(const KeyedStateBackend* backend, int64_t ttl_ms)
+      : backend_(backend), ttl_ms_(ttl_ms) {}
+
+  bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
+              std::string* /*new_value*/, bool* /*value_changed*/) const override {
+    if (value.size() < internal::kTtlPrefixBytes) return false;  // not a TTL value: keep it
+    return backend_->now() - internal::state_encoding::read_timestamp(to_view(value)) >= ttl_ms_;
+  }
+  const char* Name() const override { return "EddyTtlFilter"; }
+
+ private:
+  const KeyedStateBackend* backend_;
+  int64_t ttl_ms_;
+};
+
+// One per column. A column exists before its state declares its TTL (restore creates it),
+// so the TTL is set later; 0 turns the filter off.
+class TtlCompactionFilterFactory final : public rocksdb::CompactionFilterFactory {
+ public:
+  explicit TtlCompactionFilterFactory(const KeyedStateBackend* backend) : backend_(backend) {}
+
+  void set_ttl(int64_t ttl_ms) { ttl_ms_.store(ttl_ms, std::memory_order_relaxed); }
+
+  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
+      const rocksdb::CompactionFilter::Context& /*context*/) override {
+    int64_t ttl_ms = ttl_ms_.load(std::memory_order_relaxed);
+    if (ttl_ms <= 0) return nullptr;
+    return std::make_unique<TtlCompactionFilter>(backend_, ttl_ms);
+  }
+  const char* Name() const override { return "EddyTtlFilterFactory"; }
+
+ private:
+  const KeyedStateBackend* backend_;
+  std::atomic<int64_t> ttl_ms_{0};
+};
+
+std::string describe(const StateMetaInfo& meta) {
+  std::string out = std::string(state_kind_name(meta.kind)) + "<";
+  if (!meta.user_key_signature.empty()) out += meta.user_key_signature + ", ";
+  out += meta.value_signature + ">";
+  if (meta.ttl) out += " with TTL";
+  return out;
+}
+
+// Whether stored entries of `a` can be read as `b` (the heap backend's rule too).
+bool compatible(const StateMetaInfo& a, const StateMetaInfo& b) {
+  return a.kind == b.kind && a.value_signature == b.value_signature &&
+         a.user_key_signature == b.user_key_signature && a.ttl == b.ttl;
+}
+
+// "default" is RocksDB's own column family; such a state (and, to keep the mapping
+// one-to-one, any name starting with \x01) gets a \x01 prefix.
+std::string column_family_name(const std::string& state_name) {
+  if (state_name == rocksdb::kDefaultColumnFamilyName ||
+      (!state_name.empty() && state_name[0] == '\x01')) {
+    return '\x01' + state_name;
+  }
+  return state_name;
+}
+
+// The smallest string greater than every string starting with `prefix`; false when there
+// is none (the prefix is empty or all 0xff).
+bool prefix_upper_bound(std::string_view prefix, std::string& out) {
+  out.assign(prefix);
+  while (!out.empty()) {
+    auto last = static_cast<unsigned char>(out.back());
+    if (last != 0xff) {
+      out.back() = static_cast<char>(last + 1);
+      return true;
+    }
+    out.pop_back();
+  }
+  return false;
+}
+
+std::string sanitize_for_path(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '_' || c == '.';
+    out.push_back(keep ? c : '_');
+    if (out.size() == 48) break;
+  }
+  return out.empty() ? "operator" : out;
+}
+
+// A new, empty directory for one backend's database.
+std::filesystem::path create_data_dir(const std::string& base, const std::string& operator_name,
+                                      int subtask_index) {
+  static std::atomic<uint64_t> counter{0};
+  std::error_code ec;
+  std::filesystem::path parent = base.empty() ? std::filesystem::temp_directory_path(ec)
+                                              : std::filesystem::path(base);
+  if (ec) throw Error("RocksDB state backend: no temp directory for its data: " + ec.message());
+  std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    throw Error("RocksDB state backend: cannot create the directory '" + parent.string() +
+                "': " + ec.message());
+  }
+  std::string stem = "eddy-rocksdb-" + sanitize_for_path(operator_name) + "-" +
+                     std::to_string(subtask_index) + "-" + std::to_string(::getpid()) + "-";
+  for (;;) {
+    std::filesystem::path dir = parent / (stem + std::to_string(counter.fetch_add(1)));
+    if (std::filesystem::create_directory(dir, ec)) return dir;
+    if (ec) {
+      throw Error("RocksDB state backend: cannot create the directory '" + dir.string() +
+                  "': " + ec.message());
+    }
+    // It existed (another process with our pid, earlier): try the next number.
+  }
+}
+
+}  // namespace
+
+struct RocksDbKeyedStateBackend::Column {
+  StateMetaInfo meta;
+  // As the state declared it; unset while a restored column has no state yet.
+  std::optional<StateTtlConfig> ttl;
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+  std::shared_ptr<TtlCompactionFilterFactory> ttl_filter;
+
+  // The TTL in ms when expired entries of this column may be dropped, else 0.
+  int64_t droppable_ttl_ms(bool cleanup_enabled) const {
+    if (!meta.ttl || !ttl || !ttl->enabled() || !cleanup_enabled) return 0;
+    if (meta.kind == StateKind::kList) return 0;  // elements cannot be told apart here
+    return ttl->ttl.count();
+  }
+};
+
+struct RocksDbKeyedStateBackend::Database {
+  std::filesystem::path dir;
+  std::shared_ptr<SharedMemory> memory;
+  std::shared_ptr<rocksdb::MergeOperator> merge_operator = std::make_shared<ConcatMergeOperator>();
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<std::unique_ptr<Column>> columns;  // by column id
+  rocksdb::ReadOptions read_options;
+  rocksdb::WriteOptions write_options;
+
+  ~Database() {
+    if (db != nullptr) {
+      for (const auto& column : columns) {
+        if (column->handle != nullptr) db->DestroyColumnFamilyHandle(column->handle);
+      }
+      db->Close();  // nothing to lose: the directory goes next
+      db.reset();
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);  // best effort: a destructor cannot report it
+  }
+
+  rocksdb::ColumnFamilyOptions column_options(std::shared_ptr<TtlCompactionFilterFactory> filter) const {
+    rocksdb::ColumnFamilyOptions options;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = memory->block_cache;
+    // Index and filter blocks live in (and are bounded by) the shared cache too.
+    table.cache_index_and_filter_blocks = true;
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
+    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    options.merge_operator = merge_operator;
+    options.compaction_filter_factory = std::move(filter);
+    return options;
+  }
+};
+
+namespace {
+
+// The canonical form of every column as it was when snapshot() was called, read through
+// a RocksDB snapshot.
+class RocksDbSnapshotTask final : public SnapshotTask {
+ public:
+  struct ColumnView {
+    StateMetaInfo meta;
+    rocksdb::ColumnFamilyHandle* handle;
+    int64_t drop_expired_ttl_ms;  // 0: keep expired entries
+  };
+
+  RocksDbSnapshotTask(std::shared_ptr<void> keep_alive, rocksdb::DB* db, KeyGroupRange key_groups,
+                      Timestamp now, std::vector<ColumnView> columns, std::string context)
+      : keep_alive_(std::move(keep_alive)),
+        db_(db),
+        snapshot_(db->GetSnapshot()),
+        key_groups_(key_groups),
+        now_(now),
+        columns_(std::move(columns)),
+        context_(std::move(context)) {}
+  ~RocksDbSnapshotTask() override { release(); }
+
+  KeyedStateSnapshot run() override {
+    if (snapshot_ == nullptr) throw Error(context_ + ": a snapshot task can run only once");
+    KeyedStateSnapshot out;
+    out.key_groups = key_groups_;
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot_;
+    options.fill_cache = false;  // a full scan would evict what processing needs
+    for (const ColumnView& column : columns_) {
+      out.states.push_back(column.meta);
+      auto& entries = out.entries.emplace_back();
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, column.handle));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        std::string_view value = to_view(it->value());
+        if (column.drop_expired_ttl_ms > 0 && value.size() >= internal::kTtlPrefixBytes &&
+            now_ - internal::state_encoding::read_timestamp(value) >= column.drop_expired_ttl_ms) {
+          continue;
+        }
+        entries.emplace_back(std::string(to_view(it->key())), std::string(value));
+      }
+      if (!it->status().ok()) {
+        throw Error(context_ + ": snapshot of state '" + column.meta.name +
+                    "' failed: " + it->status().ToString());
+      }
+    }
+    release();
+    return out;
+  }
+
+ private:
+  void release() {
+    if (snapshot_ != nullptr) db_->ReleaseSnapshot(snapshot_);
+    snapshot_ = nullptr;
+  }
+
+  std::shared_ptr<void> keep_alive_;  // the database, until the task is destroyed
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+  KeyGroupRange key_groups_;
+  Timestamp now_;
+  std::vector<ColumnView> columns_;
+  std::string context_;
+};
+
+}  // namespace
+
+RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(const StateBackendOptions& options,
+                                                   KeyGroupRange key_groups, int max_parallelism,
+                                                   const Clock& clock,
+                                                   const std::string& operator_name,
+                                                   int subtask_index)
+    : KeyedStateBackend(key_groups, max_parallelism, clock),
+      operator_name_(operator_name),
+      subtask_index_(subtask_index),
+      db_(std::make_shared<Database>()) {
+  db_->dir = create_data_dir(options.rocksdb_dir, operator_name, subtask_index);
+  db_->memory = shared_memory(options.rocksdb_block_cache_bytes, options.rocksdb_write_buffer_bytes);
+  db_->write_options.disableWAL = true;  // checkpoints make state durable, not the WAL
+
+  rocksdb::Options db_options(rocksdb::DBOptions(), db_->column_options(nullptr));
+  db_options.create_if_missing = true;
+  db_options.write_buffer_manager = db_->memory->write_buffers;
+  db_options.avoid_flush_during_shutdown = true;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 2;
+  db_options.stats_dump_period_sec = 0;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status status = rocksdb::DB::Open(db_options, db_->dir.string(), &db);
+  if (!status.ok()) fail("cannot open a database in '" + db_->dir.string() + "'", status.ToString());
+  db_->db.reset(db);
+}
+
+RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() {
+  // Compaction filters read this backend's clock; a snapshot task may keep the database
+  // open after this backend is gone, so background work stops now.
+  rocksdb::CancelAllBackgroundWork(db_->db.get(), /*wait=*/true);
+}
+
+const std::filesystem::path& RocksDbKeyedStateBackend::data_dir() const { return db_->dir; }
+
+void RocksDbKeyedStateBackend::fail(const std::string& what, const std::string& status) const {
+  throw Error("RocksDB state backend of operator '" + operator_name_ + "' (subtask " +
+              std::to_string(subtask_index_ + 1) + "): " + what + ": " + status);
+}
+
+RocksDbKeyedStateBackend::Column& RocksDbKeyedStateBackend::column_at(int column) const {
+  return *db_->columns[static_cast<size_t>(column)];
+}
+
+int RocksDbKeyedStateBackend::find_or_create_column(const StateMetaInfo& meta) {
+  if (auto it = columns_by_name_.find(meta.name); it != columns_by_name_.end()) {
+    const Column& existing = column_at(it->second);
+    if (!compatible(existing.meta, meta)) {
+      throw Error("state '" + meta.name + "' holds entries of " + describe(existing.meta) +
+                  " (restored from a snapshot) but is now declared as " + describe(meta) +
+                  ": the state cannot be restored");
+    }
+    return it->second;
+  }
+  auto column = std::make_unique<Column>();
+  column->meta = meta;
+  column->ttl_filter = std::make_shared<TtlCompactionFilterFactory>(this);
+  rocksdb::Status status = db_->db->CreateColumnFamily(db_->column_options(column->ttl_filter),
+                                                       column_family_name(meta.name), &column->handle);
+  if (!status.ok()) fail("cannot create the column of state '" + meta.name + "'", status.ToString());
+  int id = static_cast<int>(db_->columns.size());
+  db_->columns.push_back(std::move(column));
+  columns_by_name_.emplace(meta.name, id);
+  return id;
+}
+
+int RocksDbKeyedStateBackend::register_column(const StateMetaInfo& meta,
+                                              const std::optional<StateTtlConfig>& ttl) {
+  int id = find_or_create_column(meta);
+  Column& column = column_at(id);
+  column.meta = meta;
+  column.ttl = ttl;
+  column.ttl_filter->set_ttl(column.droppable_ttl_ms(ttl && ttl->cleanup_in_rocksdb_compaction));
+  return id;
+}
+
+bool RocksDbKeyedStateBackend::get(int column, std::string_view key, std::string& value) {
+  Column& c = column_at(column);
+  rocksdb::Status status = db_->db->Get(db_->read_options, c.handle, to_slice(key), &value);
+  if (status.IsNotFound()) return false;
+  if (!status.ok()) fail("read of state '" + c.meta.name + "' failed", status.ToString());
+  return true;
+}
+
+void RocksDbKeyedStateBackend::put(int column, std::string_view key, std::string_view value) {
+  Column& c = column_at(column);
+  rocksdb::Status status = db_->db->Put(db_->write_options, c.handle, to_slice(key), to_slice(value));
+  if (!status.ok()) fail("write of state '" + c.meta.name + "' failed", status.ToString());
+}
+
+void RocksDbKeyedStateBackend::remove(int column, std::string_view key) {
+  Column& c = column_at(column);
+  rocksdb::Status status = db_->db->Delete(db_->write_options, c.handle, to_slice(key));
+  if (!status.ok()) fail("delete in state '" + c.meta.name + "' failed", status.ToString());
+}
+
+void RocksDbKeyedStateBackend::append(int column, std::string_view key, std::string_view value) {
+  Column& c = column_at(column);
+  rocksdb::Status status = db_->db->Merge(db_->write_options, c.handle, to_slice(key), to_slice(value));
+  if (!status.ok()) fail("append to state '" + c.meta.name + "' failed", status.ToString());
+}
+
+void RocksDbKeyedStateBackend::scan_prefix(
+    int column, std::string_view prefix,
+    const std::function<bool(std::string_view key, std::string_view value)>& fn) {
+  Column& c = column_at(column);
+  rocksdb::ReadOptions options = db_->read_options;
+  std::string upper;
+  rocksdb::Slice upper_slice;
+  if (prefix_upper_bound(prefix, upper)) {
+    upper_slice = rocksdb::Slice(upper);
+    options.iterate_upper_bound = &upper_slice;  // lets RocksDB skip past deleted entries
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(options, c.handle));
+  for (it->Seek(to_slice(prefix)); it->Valid(); it->Next()) {
+    std::string_view key = to_view(it->key());
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (!fn(key, to_view(it->value()))) break;
+  }
+  if (!it->status().ok()) fail("scan of state '" + c.meta.name + "' failed", it->status().ToString());
+}
+
+void RocksDbKeyedStateBackend::remove_prefix(int column, std::string_view prefix) {
+  // Point deletes rather than a range tombstone: many range tombstones slow down reads.
+  Column& c = column_at(column);
+  rocksdb::WriteBatch batch;
+  scan_prefix(column, prefix, [&](std::string_view key, std::string_view) {
+    batch.Delete(c.handle, to_slice(key));
+    return true;
+  });
+  if (batch.Count() == 0) return;
+  rocksdb::Status status = db_->db->Write(db_->write_options, &batch);
+  if (!status.ok()) fail("delete in state '" + c.meta.name + "' failed", status.ToString());
+}
+
+std::unique_ptr<SnapshotTask> RocksDbKeyedStateBackend::snapshot() {
+  std::vector<RocksDbSnapshotTask::ColumnView> columns;
+  columns.reserve(db_->columns.size());
+  for (const auto& column : db_->columns) {
+    bool cleanup = column->ttl && column->ttl->cleanup_in_full_snapshot;
+    columns.push_back({column->meta, column->handle, column->droppable_ttl_ms(cleanup)});
+  }
+  // Expiry is judged at the time of the snapshot, whenever the task runs.
+  return std::make_unique<RocksDbSnapshotTask>(
+      db_, db_->db.get(), key_groups(), now(), std::move(columns),
+      "RocksDB state backend of operator '" + operator_name_ + "' (subtask " +
+          std::to_string(subtask_index_ + 1) + ")");
+}
+
+void RocksDbKeyedStateBackend::restore(const std::vector<const KeyedStateSnapshot*>& snapshots) {
+  constexpr size_t kBatchBytes = 4 << 20;
+  const KeyGroupRange& range = key_groups();
+  for (const KeyedStateSnapshot* snapshot : snapshots) {
+    for (size_t i = 0; i < snapshot->states.size(); ++i) {
+      const StateMetaInfo& meta = snapshot->states[i];
+      Column& column = column_at(find_or_create_column(meta));
+      rocksdb::WriteBatch batch;
+      auto write = [&] {
+        rocksdb::Status status = db_->db->Write(db_->write_options, &batch);
+        if (!status.ok()) fail("restore of state '" + meta.name + "' failed", status.ToString());
+        batch.Clear();
+      };
+      if (i >= snapshot->entries.size()) continue;
+      for (const auto& [key, value] : snapshot->entries[i]) {
+        if (key.size() < 2) continue;
+        int group = (static_cast<uint8_t>(key[0]) << 8) | static_cast<uint8_t>(key[1]);
+        if (!range.contains(group)) continue;  // another subtask's key group
+        batch.Put(column.handle, to_slice(key), to_slice(value));
+        if (batch.GetDataSize() >= kBatchBytes) write();
+      }
+      if (batch.Count() > 0) write();
+    }
+  }
+}
+
+size_t RocksDbKeyedStateBackend::memory_bytes() const {
+  uint64_t memtables = 0;
+  uint64_t table_readers = 0;
+  db_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
+  db_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &table_readers);
+  return static_cast<size_t>(memtables + table_readers) + db_->memory->block_cache->GetUsage();
+}
+
+void RocksDbKeyedStateBackend::create_native_checkpoint(const std::string& dir) {
+  std::vector<rocksdb::ColumnFamilyHandle*> handles{db_->db->DefaultColumnFamily()};
+  for (const auto& column : db_->columns) handles.push_back(column->handle);
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  rocksdb::Status status = db_->db->Flush(flush, handles);
+  if (!status.ok()) fail("flush before a checkpoint failed", status.ToString());
+  rocksdb::Checkpoint* raw = nullptr;
+  status = rocksdb::Checkpoint::Create(db_->db.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  if (status.ok()) status = checkpoint->CreateCheckpoint(dir);
+  if (!status.ok()) fail("cannot write a checkpoint to '" + dir + "'", status.ToString());
+}
+
+void RocksDbKeyedStateBackend::compact() {
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (const auto& column : db_->columns) {
+    rocksdb::Status status = db_->db->CompactRange(options, column->handle, nullptr, nullptr);
+    if (!status.ok()) fail("compaction of state '" + column->meta.name + "' failed", status.ToString());
+  }
+}
+
+}  // namespace eddy::state

@@ -1,0 +1,93 @@
+// The RocksDB state backend: keyed state as bytes in an embedded RocksDB database that
+// each operator subtask opens in a fresh directory (removed when the backend goes), one
+// column family per state. Entries are laid out as internal/state_encoding.h says, so a
+// column in key order already is the canonical snapshot form (KeyedStateSnapshot), and
+// the typed states on top are those of internal/byte_state.h.
+//
+// - Memory: the block cache and the write buffer manager are shared by every RocksDB
+//   backend of the process with the same configured sizes (StateBackendOptions).
+// - Durability comes from checkpoints, as in Flink: writes skip RocksDB's write-ahead log.
+// - ListState::add is a RocksDB merge whose operator concatenates. Lists are stored in the
+//   canonical form (elements back to back, no lengths), so neither compaction nor full
+//   snapshots can split them: their expired elements are dropped when the list is read.
+// - TTL: for value, map, reducing and aggregating states with
+//   StateTtlConfig::cleanup_in_rocksdb_compaction, a compaction filter drops entries whose
+//   timestamp expired (by this backend's clock); cleanup_in_full_snapshot keeps them out
+//   of snapshots.
+//
+// Threading: like every KeyedStateBackend, used from its subtask's thread; a SnapshotTask
+// may run on another thread, and may even outlive the backend (it keeps the database open).
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eddy/clock.h"
+#include "eddy/internal/byte_state_store.h"
+#include "eddy/key.h"
+#include "eddy/keyed_state_backend.h"
+#include "eddy/state.h"
+
+namespace eddy::state {
+
+class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal::ByteStateStore {
+ public:
+  // Opens a database in a new directory under options.rocksdb_dir (or the system temp
+  // directory), named after the operator and subtask. Throws eddy::Error when the
+  // directory or the database cannot be created.
+  RocksDbKeyedStateBackend(const StateBackendOptions& options, KeyGroupRange key_groups,
+                           int max_parallelism, const Clock& clock,
+                           const std::string& operator_name, int subtask_index);
+  ~RocksDbKeyedStateBackend() override;
+
+  std::string name() const override { return "rocksdb"; }
+  std::unique_ptr<SnapshotTask> snapshot() override;
+  void restore(const std::vector<const KeyedStateSnapshot*>& snapshots) override;
+  // Memtables + table readers of this database + usage of the (shared) block cache.
+  size_t memory_bytes() const override;
+  internal::ByteStateStore* byte_store() override { return this; }
+
+  // internal::ByteStateStore. Failures of RocksDB throw eddy::Error naming the operator,
+  // the subtask and the state.
+  int register_column(const StateMetaInfo& meta, const std::optional<StateTtlConfig>& ttl) override;
+  bool get(int column, std::string_view key, std::string& value) override;
+  void put(int column, std::string_view key, std::string_view value) override;
+  void remove(int column, std::string_view key) override;
+  void append(int column, std::string_view key, std::string_view value) override;
+  void scan_prefix(int column, std::string_view prefix,
+                   const std::function<bool(std::string_view key, std::string_view value)>& fn) override;
+  void remove_prefix(int column, std::string_view prefix) override;
+
+  // Flushes the memtables, then writes a RocksDB checkpoint of the database into `dir`
+  // (which must not exist yet): SST files hard-linked where the file system allows, so
+  // that incremental checkpoints can reuse them.
+  void create_native_checkpoint(const std::string& dir);
+  // Compacts every column down to the bottom level now (TTL filters included). RocksDB
+  // compacts in the background on its own; this is for tests and tools.
+  void compact();
+  // The directory of this backend's database.
+  const std::filesystem::path& data_dir() const;
+
+ private:
+  struct Database;
+  struct Column;
+
+  Column& column_at(int column) const;
+  int find_or_create_column(const StateMetaInfo& meta);
+  [[noreturn]] void fail(const std::string& what, const std::string& status) const;
+
+  std::string operator_name_;
+  int subtask_index_;
+  // Shared with snapshot tasks that have not finished: they read the database through a
+  // RocksDB snapshot on another thread, possibly after this backend is destroyed.
+  std::shared_ptr<Database> db_;
+  std::map<std::string, int> columns_by_name_;
+};
+
+}  // namespace eddy::state
