@@ -1,5 +1,6 @@
 #include "eddy/keyed_state_backend.h"
 #include "state/heap/heap_keyed_state_backend.h"
+#include "state/rocksdb/rocksdb_keyed_state_backend.h"
 
 namespace eddy {
 
@@ -10,6 +11,10 @@ std::unique_ptr<KeyedStateBackend> create_keyed_state_backend(const StateBackend
                                                               int subtask_index) {
   if (options.kind == "heap") {
     return std::make_unique<state::HeapKeyedStateBackend>(key_groups, max_parallelism, clock);
+  }
+  if (options.kind == "rocksdb") {
+    return std::make_unique<state::RocksDbKeyedStateBackend>(options, key_groups, max_parallelism, clock,
+                                                             operator_name, subtask_index);
   }
   throw InvalidJobError("unknown state backend '" + options.kind + "' for operator '" + operator_name +
                         "' (subtask " + std::to_string(subtask_index + 1) + "): use heap or rocksdb");

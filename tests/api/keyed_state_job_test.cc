@@ -97,7 +97,8 @@ TEST(KeyedStateJobTest, StateOnANonKeyedStreamIsAnError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, KeyedStateJobTest,
-                         ::testing::Combine(::testing::Values(std::string("heap")), ::testing::Values(1, 2, 4)));
+                         ::testing::Combine(::testing::Values(std::string("heap"), std::string("rocksdb")),
+                                            ::testing::Values(1, 2, 4)));
 
 }  // namespace
 }  // namespace eddy

@@ -609,8 +609,8 @@ TEST_P(KeyedStateTest, RestoreIntoSplitKeyGroupRangesLosesNothing) {
   populate(*backend);
   KeyedStateSnapshot snapshot = backend->snapshot()->run();
 
-  auto low = make_backend({0, 63});
-  auto high = make_backend({64, 127});
+  auto low = make_backend(KeyGroupRange{0, 63});
+  auto high = make_backend(KeyGroupRange{64, 127});
   low->restore({&snapshot});
   high->restore({&snapshot});
   verify(*low);
