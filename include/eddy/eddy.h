@@ -13,6 +13,7 @@
 #include "eddy/key.h"
 #include "eddy/keyed_state_backend.h"
 #include "eddy/operator.h"
+#include "eddy/operator_state.h"
 #include "eddy/serializer.h"
 #include "eddy/sink.h"
 #include "eddy/sinks.h"

@@ -19,6 +19,7 @@ namespace eddy {
 
 class Clock;
 class KeyedStateBackend;
+class OperatorStateStore;
 template <class T>
 struct ValueStateDescriptor;
 template <class T>
@@ -54,6 +55,9 @@ class RuntimeContext {
   // The keyed state of this operator subtask (eddy/state.h); null unless the operator
   // runs on a keyed stream. The get_*_state shortcuts throw InvalidJobError then.
   virtual KeyedStateBackend* keyed_state_backend() const { return nullptr; }
+  // The operator state of this subtask (eddy/operator_state.h).
+  virtual OperatorStateStore* operator_state_store() const { return nullptr; }
+  OperatorStateStore& operator_state() const;
   KeyedStateBackend& keyed_state() const;
   template <class T>
   ValueState<T>& get_state(const ValueStateDescriptor<T>& descriptor) const;

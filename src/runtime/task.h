@@ -14,6 +14,7 @@
 #include "eddy/clock.h"
 #include "eddy/config.h"
 #include "eddy/keyed_state_backend.h"
+#include "eddy/operator_state.h"
 #include "eddy/operator.h"
 #include "eddy/internal/operators.h"
 #include "eddy/internal/type_info.h"
@@ -43,6 +44,7 @@ class OperatorRuntimeContext final : public RuntimeContext {
   const ExecutionConfig& config() const override { return config_; }
   const Clock& clock() const override { return clock_; }
   KeyedStateBackend* keyed_state_backend() const override { return keyed_state_backend_; }
+  OperatorStateStore* operator_state_store() const override { return &operator_state_; }
 
  private:
   std::string name_;
@@ -52,6 +54,7 @@ class OperatorRuntimeContext final : public RuntimeContext {
   const ExecutionConfig& config_;
   const Clock& clock_;
   KeyedStateBackend* keyed_state_backend_;
+  mutable OperatorStateStore operator_state_;
 };
 
 enum class TaskOutcome { kRunning, kFinished, kCancelled, kFailed };

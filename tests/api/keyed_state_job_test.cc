@@ -1,6 +1,7 @@
 // Keyed state used from functions inside running jobs, on every backend.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -94,6 +95,26 @@ TEST(KeyedStateJobTest, StateOnANonKeyedStreamIsAnError) {
   EXPECT_EQ(result.error,
             "operator 'plain' (subtask 1/1) failed: operator 'plain' asked for keyed state, which only operators on "
             "a keyed stream (after key_by) have");
+}
+
+TEST(OperatorStateJobTest, EveryOperatorSubtaskHasOperatorState) {
+  StreamEnvironment env;
+  env.set_parallelism(2);
+  struct Buffering {
+    ListState<int64_t>* buffer = nullptr;
+    void open(RuntimeContext& context) {
+      buffer = &context.operator_state().get_list_state(ListStateDescriptor<int64_t>("buffer"));
+    }
+    int64_t operator()(int64_t v) const {
+      buffer->add(v);
+      return static_cast<int64_t>(buffer->get().size());
+    }
+  };
+  std::vector<int64_t> out;
+  env.from_sequence(1, 100).set_parallelism(1).rebalance().map(Buffering{}).sink_to(sinks::collect(out));
+  ASSERT_TRUE(env.execute().ok());
+  // Each of the two subtasks buffered its 50 records.
+  EXPECT_EQ(*std::max_element(out.begin(), out.end()), 50);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, KeyedStateJobTest,

@@ -1,8 +1,6 @@
 // The contract every keyed state backend must keep, run against each of them ("heap",
 // "rocksdb"): the five state kinds, scoping by key and namespace, TTL, snapshots and
 // restores (also across backends and key-group ranges).
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -13,6 +11,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "eddy/clock.h"
 #include "eddy/error.h"
@@ -54,8 +54,8 @@ MapStateDescriptor<std::string, int64_t> totals_descriptor() {
   return MapStateDescriptor<std::string, int64_t>("totals");
 }
 ReducingStateDescriptor<int64_t> max_descriptor() {
-  return ReducingStateDescriptor<int64_t>("max",
-                                          [](const int64_t& a, const int64_t& b) { return a > b ? a : b; });
+  return ReducingStateDescriptor<int64_t>(
+      "max", [](const int64_t& a, const int64_t& b) { return a > b ? a : b; });
 }
 AggregatingStateDescriptor<int64_t, std::pair<int64_t, int64_t>, double> mean_descriptor() {
   return {"mean", std::make_shared<Average>()};
@@ -324,7 +324,8 @@ TEST_P(KeyedStateTest, ManyKeys) {
 
 TEST_P(KeyedStateTest, TtlOnCreateAndWriteExpiresAfterTheLastWrite) {
   auto backend = make_backend();
-  auto& value = backend->get_state(count_descriptor().enable_ttl(ttl_config(100, kOnWrite, kNeverExpired)));
+  auto& value =
+      backend->get_state(count_descriptor().enable_ttl(ttl_config(100, kOnWrite, kNeverExpired)));
   const int64_t key = 1;
   set_key(*backend, key);
   value.update(1);
@@ -345,7 +346,8 @@ TEST_P(KeyedStateTest, TtlOnCreateAndWriteExpiresAfterTheLastWrite) {
 
 TEST_P(KeyedStateTest, TtlOnReadAndWriteRestartsOnReads) {
   auto backend = make_backend();
-  auto& value = backend->get_state(count_descriptor().enable_ttl(ttl_config(100, kOnRead, kNeverExpired)));
+  auto& value =
+      backend->get_state(count_descriptor().enable_ttl(ttl_config(100, kOnRead, kNeverExpired)));
   const int64_t key = 1;
   set_key(*backend, key);
   value.update(1);
@@ -359,7 +361,8 @@ TEST_P(KeyedStateTest, TtlOnReadAndWriteRestartsOnReads) {
 
 TEST_P(KeyedStateTest, TtlReturnExpiredIfNotCleanedUp) {
   auto backend = make_backend();
-  auto& value = backend->get_state(count_descriptor().enable_ttl(ttl_config(100, kOnWrite, kReturnExpired)));
+  auto& value =
+      backend->get_state(count_descriptor().enable_ttl(ttl_config(100, kOnWrite, kReturnExpired)));
   auto& hidden = backend->get_state(
       ValueStateDescriptor<int64_t>("hidden").enable_ttl(ttl_config(100, kOnWrite, kNeverExpired)));
   const int64_t key = 1;
@@ -374,7 +377,8 @@ TEST_P(KeyedStateTest, TtlReturnExpiredIfNotCleanedUp) {
 
 TEST_P(KeyedStateTest, TtlOfListElementsIsPerElement) {
   auto backend = make_backend();
-  auto& list = backend->get_list_state(events_descriptor().enable_ttl(ttl_config(100, kOnWrite, kNeverExpired)));
+  auto& list = backend->get_list_state(
+      events_descriptor().enable_ttl(ttl_config(100, kOnWrite, kNeverExpired)));
   const int64_t key = 1;
   set_key(*backend, key);
   list.add("first");
@@ -391,7 +395,8 @@ TEST_P(KeyedStateTest, TtlOfListElementsIsPerElement) {
 
 TEST_P(KeyedStateTest, TtlOfListElementsRestartsOnReads) {
   auto backend = make_backend();
-  auto& list = backend->get_list_state(events_descriptor().enable_ttl(ttl_config(100, kOnRead, kNeverExpired)));
+  auto& list = backend->get_list_state(
+      events_descriptor().enable_ttl(ttl_config(100, kOnRead, kNeverExpired)));
   const int64_t key = 1;
   set_key(*backend, key);
   list.add("a");
@@ -406,7 +411,8 @@ TEST_P(KeyedStateTest, TtlOfListElementsRestartsOnReads) {
 
 TEST_P(KeyedStateTest, TtlOfMapEntriesIsPerEntry) {
   auto backend = make_backend();
-  auto& map = backend->get_map_state(totals_descriptor().enable_ttl(ttl_config(100, kOnWrite, kNeverExpired)));
+  auto& map = backend->get_map_state(
+      totals_descriptor().enable_ttl(ttl_config(100, kOnWrite, kNeverExpired)));
   const int64_t key = 1;
   set_key(*backend, key);
   map.put("old", 1);
@@ -424,7 +430,8 @@ TEST_P(KeyedStateTest, TtlOfMapEntriesIsPerEntry) {
 
 TEST_P(KeyedStateTest, TtlOfMapEntriesRestartsOnReads) {
   auto backend = make_backend();
-  auto& map = backend->get_map_state(totals_descriptor().enable_ttl(ttl_config(100, kOnRead, kNeverExpired)));
+  auto& map = backend->get_map_state(
+      totals_descriptor().enable_ttl(ttl_config(100, kOnRead, kNeverExpired)));
   const int64_t key = 1;
   set_key(*backend, key);
   map.put("read by get", 1);
@@ -433,8 +440,9 @@ TEST_P(KeyedStateTest, TtlOfMapEntriesRestartsOnReads) {
   clock_.advance(60);
   EXPECT_EQ(map.get("read by get"), 1);
   clock_.advance(30);
-  EXPECT_EQ(sorted(map.entries()), (std::vector<std::pair<std::string, int64_t>>{
-                                       {"read by entries", 2}, {"read by get", 1}, {"read once", 3}}));
+  EXPECT_EQ(sorted(map.entries()),
+            (std::vector<std::pair<std::string, int64_t>>{
+                {"read by entries", 2}, {"read by get", 1}, {"read once", 3}}));
   // All three were read at +90 by entries(): none expires before +190.
   clock_.advance(99);
   EXPECT_EQ(map.get("read by entries"), 2);
@@ -445,8 +453,10 @@ TEST_P(KeyedStateTest, TtlOfMapEntriesRestartsOnReads) {
 
 TEST_P(KeyedStateTest, TtlOfReducingAndAggregatingStates) {
   auto backend = make_backend();
-  auto& max = backend->get_reducing_state(max_descriptor().enable_ttl(ttl_config(100, kOnWrite, kNeverExpired)));
-  auto& mean = backend->get_aggregating_state(mean_descriptor().enable_ttl(ttl_config(100, kOnWrite, kNeverExpired)));
+  auto& max = backend->get_reducing_state(
+      max_descriptor().enable_ttl(ttl_config(100, kOnWrite, kNeverExpired)));
+  auto& mean = backend->get_aggregating_state(
+      mean_descriptor().enable_ttl(ttl_config(100, kOnWrite, kNeverExpired)));
   const int64_t key = 1;
   set_key(*backend, key);
   max.add(50);
@@ -568,7 +578,8 @@ void verify(KeyedStateBackend& backend) {
 std::map<std::string, std::vector<std::pair<std::string, std::string>>> by_state(
     const KeyedStateSnapshot& snapshot) {
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> out;
-  for (size_t i = 0; i < snapshot.states.size(); ++i) out[snapshot.states[i].name] = snapshot.entries[i];
+  for (size_t i = 0; i < snapshot.states.size(); ++i)
+    out[snapshot.states[i].name] = snapshot.entries[i];
   return out;
 }
 
@@ -682,7 +693,8 @@ TEST_P(KeyedStateTest, SameNameWithAnotherTypeThrows) {
   backend->get_state(ValueStateDescriptor<int64_t>("x")).update(1);
   EXPECT_THROW(backend->get_state(ValueStateDescriptor<std::string>("x")), InvalidJobError);
   EXPECT_THROW(backend->get_list_state(ListStateDescriptor<int64_t>("x")), InvalidJobError);
-  EXPECT_THROW((backend->get_map_state(MapStateDescriptor<int64_t, int64_t>("x"))), InvalidJobError);
+  EXPECT_THROW((backend->get_map_state(MapStateDescriptor<int64_t, int64_t>("x"))),
+               InvalidJobError);
   EXPECT_EQ(backend->get_state(ValueStateDescriptor<int64_t>("x")).value(), 1);
 }
 
@@ -713,7 +725,9 @@ TEST_P(KeyedStateTest, AccessWithoutACurrentKeyThrows) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, KeyedStateTest, ::testing::Values("heap", "rocksdb"),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 }  // namespace
 }  // namespace eddy

@@ -1,9 +1,5 @@
 // What is particular to the RocksDB backend: its data directory, native checkpoints, the
 // TTL compaction filter, snapshots through RocksDB snapshots, and restores by key group.
-#include "state/rocksdb/rocksdb_keyed_state_backend.h"
-
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -12,11 +8,14 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "eddy/clock.h"
 #include "eddy/error.h"
 #include "eddy/key.h"
 #include "eddy/keyed_state_backend.h"
 #include "eddy/state.h"
+#include "state/rocksdb/rocksdb_keyed_state_backend.h"
 #include "test_util.h"
 
 namespace eddy {
@@ -239,12 +238,29 @@ TEST_F(RocksDbBackendTest, RestoredStateWithAnotherSignatureIsRejected) {
     restored->get_map_state(MapStateDescriptor<int64_t, int64_t>("m"));
     FAIL() << "expected eddy::Error";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(),
-                 "state 'm' holds entries of MapState<int64, string> (restored from a snapshot) but is "
-                 "now declared as MapState<int64, int64>: the state cannot be restored");
+    EXPECT_STREQ(
+        e.what(),
+        "state 'm' holds entries of MapState<int64, string> (restored from a snapshot) but is "
+        "now declared as MapState<int64, int64>: the state cannot be restored");
   }
   // The same declaration as before still works.
   EXPECT_EQ(restored->get_map_state(MapStateDescriptor<int64_t, std::string>("m")).get(1), "one");
+}
+
+TEST_F(RocksDbBackendTest, AccessForAKeyOfAnotherKeyGroupRangeThrows) {
+  auto backend = make_backend({0, 63});
+  auto& value = backend->get_state(ValueStateDescriptor<int64_t>("v"));
+  EXPECT_THROW(value.value(), Error);  // no current key yet
+  const int64_t key = 1;
+  backend->set_current_key(key, 64);
+  try {
+    value.update(1);
+    FAIL() << "expected eddy::Error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "state 'v': the current key is in key group 64, outside this subtask's key "
+                 "groups 0..63");
+  }
 }
 
 TEST_F(RocksDbBackendTest, AStateNamedDefaultIsAnOrdinaryState) {

@@ -60,8 +60,7 @@ std::unique_ptr<ValueState<T>> make_byte_value_state(KeyedStateBackend& backend,
                                                      const ValueStateDescriptor<T>& descriptor);
 template <class T>
 std::unique_ptr<ListState<T>> make_byte_list_state(KeyedStateBackend& backend,
-                                                   ByteStateStore& store,
-                                                   const StateMetaInfo& meta,
+                                                   ByteStateStore& store, const StateMetaInfo& meta,
                                                    const ListStateDescriptor<T>& descriptor);
 template <class K, class V>
 std::unique_ptr<MapState<K, V>> make_byte_map_state(KeyedStateBackend& backend,
@@ -145,10 +144,16 @@ class ByteStateBase {
 
  protected:
   // key_ = key group | current key | current namespace.
+  // Throws when there is no current key, or when its key group is not the backend's (a
+  // record routed to the wrong subtask: its state would be lost at the next restore).
   const std::string& compose_key() {
+    const std::string& key = backend_.current_key_bytes();
+    int group = backend_.current_key_group();
+    if (!backend_.key_groups().contains(group)) [[unlikely]] {
+      throw_foreign_key_group(group);
+    }
     key_.clear();
-    state_encoding::compose_key(key_, backend_.current_key_group(), backend_.current_key_bytes(),
-                                backend_.current_namespace());
+    state_encoding::compose_key(key_, group, key, backend_.current_namespace());
     return key_;
   }
 
@@ -191,6 +196,13 @@ class ByteStateBase {
     } catch (const SerializationError& e) {
       throw SerializationError("state '" + name_ + "': cannot read a stored value: " + e.what());
     }
+  }
+
+  [[noreturn]] void throw_foreign_key_group(int group) const {
+    const KeyGroupRange& range = backend_.key_groups();
+    throw Error("state '" + name_ + "': the current key is in key group " + std::to_string(group) +
+                ", outside this subtask's key groups " + std::to_string(range.first) + ".." +
+                std::to_string(range.last));
   }
 
   void check_prefix(std::string_view value) const {
@@ -268,8 +280,7 @@ class ByteAggregatingState final : public AggregatingState<IN, OUT>, ByteStateBa
   using Base = ByteStateBase<ACC>;
 
  public:
-  ByteAggregatingState(KeyedStateBackend& backend, ByteStateStore& store,
-                       const StateMetaInfo& meta,
+  ByteAggregatingState(KeyedStateBackend& backend, ByteStateStore& store, const StateMetaInfo& meta,
                        const AggregatingStateDescriptor<IN, ACC, OUT>& descriptor)
       : Base(backend, store, meta, descriptor), function_(descriptor.function) {}
 
@@ -374,16 +385,16 @@ class ByteListState final : public ListState<T>, ByteStateBase<T> {
     try {
       return state_encoding::read_timestamp(reader.read_bytes(kTtlPrefixBytes, "TTL timestamp"));
     } catch (const SerializationError& e) {
-      throw SerializationError("state '" + this->name_ + "': cannot read a stored list: " +
-                               e.what());
+      throw SerializationError("state '" + this->name_ +
+                               "': cannot read a stored list: " + e.what());
     }
   }
   T read_element(ByteReader& reader) const {
     try {
       return Serializer<T>::read(reader);
     } catch (const SerializationError& e) {
-      throw SerializationError("state '" + this->name_ + "': cannot read a stored list: " +
-                               e.what());
+      throw SerializationError("state '" + this->name_ +
+                               "': cannot read a stored list: " + e.what());
     }
   }
 
@@ -463,8 +474,8 @@ class ByteMapState final : public MapState<K, V>, ByteStateBase<V> {
     try {
       return deserialize<K>(bytes);
     } catch (const SerializationError& e) {
-      throw SerializationError("state '" + this->name_ + "': cannot read a stored map key: " +
-                               e.what());
+      throw SerializationError("state '" + this->name_ +
+                               "': cannot read a stored map key: " + e.what());
     }
   }
 
@@ -514,8 +525,7 @@ std::unique_ptr<ValueState<T>> make_byte_value_state(KeyedStateBackend& backend,
 
 template <class T>
 std::unique_ptr<ListState<T>> make_byte_list_state(KeyedStateBackend& backend,
-                                                   ByteStateStore& store,
-                                                   const StateMetaInfo& meta,
+                                                   ByteStateStore& store, const StateMetaInfo& meta,
                                                    const ListStateDescriptor<T>& descriptor) {
   return std::make_unique<ByteListState<T>>(backend, store, meta, descriptor);
 }

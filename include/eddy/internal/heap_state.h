@@ -135,9 +135,10 @@ class HeapTable final : public HeapTableBase {
 
   // The current key's slot, read-only; null when absent.
   const Slot* find() {
+    const std::string& key = lookup_key();  // first: it checks that there is a current key
     const Map* map = groups_[group_index()].get();
     if (map == nullptr) return nullptr;
-    auto it = map->find(lookup_key());
+    auto it = map->find(key);
     return it == map->end() ? nullptr : &it->second;
   }
   // The current key's slot for writing (copies a frozen key group first); null when absent.
@@ -154,9 +155,9 @@ class HeapTable final : public HeapTableBase {
     return it->second;
   }
   void erase() {
-    size_t g = group_index();
-    if (groups_[g] == nullptr) return;
-    writable().erase(lookup_key());
+    const std::string& key = lookup_key();
+    if (groups_[group_index()] == nullptr) return;
+    writable().erase(key);
   }
 
   // Restored entries: `decode` turns one canonical entry into the slot of its key.
@@ -246,7 +247,15 @@ class HeapTable final : public HeapTableBase {
     }
   };
 
-  size_t group_index() const { return static_cast<size_t>(backend_.current_key_group() - first_group_); }
+  size_t group_index() const {
+    int group = backend_.current_key_group();
+    if (group < first_group_ || group >= first_group_ + static_cast<int>(groups_.size())) {
+      throw Error("state '" + meta_.name + "': key group " + std::to_string(group) +
+                  " is not owned by this subtask (it owns " + std::to_string(first_group_) + ".." +
+                  std::to_string(first_group_ + static_cast<int>(groups_.size()) - 1) + ")");
+    }
+    return static_cast<size_t>(group - first_group_);
+  }
 
   const std::string& lookup_key() {
     const std::string& key = backend_.current_key_bytes();

@@ -74,7 +74,8 @@ class ConcatMergeOperator final : public rocksdb::MergeOperator {
     for (const rocksdb::Slice& operand : operands) size += operand.size();
     new_value->clear();
     new_value->reserve(size);
-    for (const rocksdb::Slice& operand : operands) new_value->append(operand.data(), operand.size());
+    for (const rocksdb::Slice& operand : operands)
+      new_value->append(operand.data(), operand.size());
     return true;
   }
   const char* Name() const override { return "EddyConcat"; }
@@ -175,8 +176,8 @@ std::filesystem::path create_data_dir(const std::string& base, const std::string
                                       int subtask_index) {
   static std::atomic<uint64_t> counter{0};
   std::error_code ec;
-  std::filesystem::path parent = base.empty() ? std::filesystem::temp_directory_path(ec)
-                                              : std::filesystem::path(base);
+  std::filesystem::path parent =
+      base.empty() ? std::filesystem::temp_directory_path(ec) : std::filesystem::path(base);
   if (ec) throw Error("RocksDB state backend: no temp directory for its data: " + ec.message());
   std::filesystem::create_directories(parent, ec);
   if (ec) {
@@ -234,7 +235,8 @@ struct RocksDbKeyedStateBackend::Database {
     std::filesystem::remove_all(dir, ec);  // best effort: a destructor cannot report it
   }
 
-  rocksdb::ColumnFamilyOptions column_options(std::shared_ptr<TtlCompactionFilterFactory> filter) const {
+  rocksdb::ColumnFamilyOptions column_options(
+      std::shared_ptr<TtlCompactionFilterFactory> filter) const {
     rocksdb::ColumnFamilyOptions options;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = memory->block_cache;
@@ -326,7 +328,8 @@ RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(const StateBackendOptions& op
       subtask_index_(subtask_index),
       db_(std::make_shared<Database>()) {
   db_->dir = create_data_dir(options.rocksdb_dir, operator_name, subtask_index);
-  db_->memory = shared_memory(options.rocksdb_block_cache_bytes, options.rocksdb_write_buffer_bytes);
+  db_->memory =
+      shared_memory(options.rocksdb_block_cache_bytes, options.rocksdb_write_buffer_bytes);
   db_->write_options.disableWAL = true;  // checkpoints make state durable, not the WAL
 
   rocksdb::Options db_options(rocksdb::DBOptions(), db_->column_options(nullptr));
@@ -338,7 +341,8 @@ RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(const StateBackendOptions& op
   db_options.stats_dump_period_sec = 0;
   rocksdb::DB* db = nullptr;
   rocksdb::Status status = rocksdb::DB::Open(db_options, db_->dir.string(), &db);
-  if (!status.ok()) fail("cannot open a database in '" + db_->dir.string() + "'", status.ToString());
+  if (!status.ok())
+    fail("cannot open a database in '" + db_->dir.string() + "'", status.ToString());
   db_->db.reset(db);
 }
 
@@ -372,9 +376,10 @@ int RocksDbKeyedStateBackend::find_or_create_column(const StateMetaInfo& meta) {
   auto column = std::make_unique<Column>();
   column->meta = meta;
   column->ttl_filter = std::make_shared<TtlCompactionFilterFactory>(this);
-  rocksdb::Status status = db_->db->CreateColumnFamily(db_->column_options(column->ttl_filter),
-                                                       column_family_name(meta.name), &column->handle);
-  if (!status.ok()) fail("cannot create the column of state '" + meta.name + "'", status.ToString());
+  rocksdb::Status status = db_->db->CreateColumnFamily(
+      db_->column_options(column->ttl_filter), column_family_name(meta.name), &column->handle);
+  if (!status.ok())
+    fail("cannot create the column of state '" + meta.name + "'", status.ToString());
   int id = static_cast<int>(db_->columns.size());
   db_->columns.push_back(std::move(column));
   columns_by_name_.emplace(meta.name, id);
@@ -401,7 +406,8 @@ bool RocksDbKeyedStateBackend::get(int column, std::string_view key, std::string
 
 void RocksDbKeyedStateBackend::put(int column, std::string_view key, std::string_view value) {
   Column& c = column_at(column);
-  rocksdb::Status status = db_->db->Put(db_->write_options, c.handle, to_slice(key), to_slice(value));
+  rocksdb::Status status =
+      db_->db->Put(db_->write_options, c.handle, to_slice(key), to_slice(value));
   if (!status.ok()) fail("write of state '" + c.meta.name + "' failed", status.ToString());
 }
 
@@ -413,7 +419,8 @@ void RocksDbKeyedStateBackend::remove(int column, std::string_view key) {
 
 void RocksDbKeyedStateBackend::append(int column, std::string_view key, std::string_view value) {
   Column& c = column_at(column);
-  rocksdb::Status status = db_->db->Merge(db_->write_options, c.handle, to_slice(key), to_slice(value));
+  rocksdb::Status status =
+      db_->db->Merge(db_->write_options, c.handle, to_slice(key), to_slice(value));
   if (!status.ok()) fail("append to state '" + c.meta.name + "' failed", status.ToString());
 }
 
@@ -434,7 +441,8 @@ void RocksDbKeyedStateBackend::scan_prefix(
     if (key.substr(0, prefix.size()) != prefix) break;
     if (!fn(key, to_view(it->value()))) break;
   }
-  if (!it->status().ok()) fail("scan of state '" + c.meta.name + "' failed", it->status().ToString());
+  if (!it->status().ok())
+    fail("scan of state '" + c.meta.name + "' failed", it->status().ToString());
 }
 
 void RocksDbKeyedStateBackend::remove_prefix(int column, std::string_view prefix) {
@@ -494,7 +502,8 @@ size_t RocksDbKeyedStateBackend::memory_bytes() const {
   uint64_t memtables = 0;
   uint64_t table_readers = 0;
   db_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
-  db_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &table_readers);
+  db_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem,
+                                    &table_readers);
   return static_cast<size_t>(memtables + table_readers) + db_->memory->block_cache->GetUsage();
 }
 
@@ -517,7 +526,8 @@ void RocksDbKeyedStateBackend::compact() {
   options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   for (const auto& column : db_->columns) {
     rocksdb::Status status = db_->db->CompactRange(options, column->handle, nullptr, nullptr);
-    if (!status.ok()) fail("compaction of state '" + column->meta.name + "' failed", status.ToString());
+    if (!status.ok())
+      fail("compaction of state '" + column->meta.name + "' failed", status.ToString());
   }
 }
 

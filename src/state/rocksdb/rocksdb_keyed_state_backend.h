@@ -60,8 +60,9 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   void put(int column, std::string_view key, std::string_view value) override;
   void remove(int column, std::string_view key) override;
   void append(int column, std::string_view key, std::string_view value) override;
-  void scan_prefix(int column, std::string_view prefix,
-                   const std::function<bool(std::string_view key, std::string_view value)>& fn) override;
+  void scan_prefix(
+      int column, std::string_view prefix,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) override;
   void remove_prefix(int column, std::string_view prefix) override;
 
   // Flushes the memtables, then writes a RocksDB checkpoint of the database into `dir`
