@@ -33,7 +33,7 @@ CLANG_TIDY ?= clang-tidy
 # Sanitizer reports fail the test that triggers them, with a stack trace.
 export ASAN_OPTIONS ?= detect_leaks=1:strict_string_checks=1:check_initialization_order=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
-export TSAN_OPTIONS ?= second_deadlock_stack=1
+export TSAN_OPTIONS ?= second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp
 
 CTEST_RUN = $(CTEST) --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 FORMAT_DIRS = include src tests examples bench

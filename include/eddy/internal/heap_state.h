@@ -488,6 +488,7 @@ class HeapListState final : public ListState<T> {
     return out;
   }
   void add(T value) override {
+    cleanup();
     bool created = false;
     auto& slot = table_.upsert(created);
     slot.value.push_back(TimedElement<T>{std::move(value), stamp()});
@@ -516,6 +517,16 @@ class HeapListState final : public ListState<T> {
     if (!value.empty()) out.emplace_back(std::string(), std::move(value));
   }
   int64_t stamp() const { return table_.ttl().enabled ? table_.backend().now() : 0; }
+  // Incremental cleanup drops lists whose elements have all expired.
+  void cleanup() {
+    const TtlPolicy& ttl = table_.ttl();
+    if (!ttl.enabled || ttl.config.cleanup_incrementally <= 0) return;
+    Timestamp now = table_.backend().now();
+    table_.cleanup_incrementally(ttl.config.cleanup_incrementally, [&](const auto& slot) {
+      return std::all_of(slot.value.begin(), slot.value.end(),
+                         [&](const auto& e) { return ttl.expired(e.timestamp, now); });
+    });
+  }
 
   HeapTable<S> table_;
 };
@@ -552,6 +563,7 @@ class HeapMapState final : public MapState<K, V> {
     return entry == nullptr ? std::nullopt : std::optional<V>(entry->value);
   }
   void put(K key, V value) override {
+    cleanup();
     bool created = false;
     auto& slot = table_.upsert(created);
     std::string user_key = serialize(key);
@@ -597,6 +609,16 @@ class HeapMapState final : public MapState<K, V> {
     }
   }
   int64_t stamp() const { return table_.ttl().enabled ? table_.backend().now() : 0; }
+  // Incremental cleanup drops maps whose entries have all expired.
+  void cleanup() {
+    const TtlPolicy& ttl = table_.ttl();
+    if (!ttl.enabled || ttl.config.cleanup_incrementally <= 0) return;
+    Timestamp now = table_.backend().now();
+    table_.cleanup_incrementally(ttl.config.cleanup_incrementally, [&](const auto& slot) {
+      return std::all_of(slot.value.begin(), slot.value.end(),
+                         [&](const auto& e) { return ttl.expired(e.second.timestamp, now); });
+    });
+  }
 
   MapEntry<K, V>* live_entry(const K& key) {
     const auto* slot = table_.find();

@@ -1,0 +1,113 @@
+// What is specific to the heap backend: copy-on-write snapshots, incremental TTL cleanup,
+// memory reporting.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "eddy/eddy.h"
+#include "state/heap/heap_keyed_state_backend.h"
+
+namespace eddy {
+namespace {
+
+constexpr int kMaxParallelism = 128;
+
+class HeapBackendTest : public ::testing::Test {
+ protected:
+  void set_key(int64_t key) { backend_.set_current_key(keys_.emplace_back(key), group(key)); }
+  static int group(int64_t key) { return key_group_of(KeyHash<int64_t>{}(key), kMaxParallelism); }
+
+  ManualClock clock_{1000};
+  state::HeapKeyedStateBackend backend_{KeyGroupRange{0, kMaxParallelism - 1}, kMaxParallelism, clock_};
+  std::deque<int64_t> keys_;  // keys stay alive while they are current
+};
+
+int64_t value_in(const KeyedStateSnapshot& snapshot, int64_t key) {
+  std::string entry_key;
+  internal::state_encoding::compose_key(entry_key, key_group_of(KeyHash<int64_t>{}(key), kMaxParallelism),
+                                        serialize(key), "");
+  for (const auto& [k, v] : snapshot.entries.at(0)) {
+    if (k == entry_key) return deserialize<int64_t>(v);
+  }
+  return -1;
+}
+
+TEST_F(HeapBackendTest, SnapshotSeesStateAsOfTheSynchronousPart) {
+  auto& value = backend_.get_state(ValueStateDescriptor<int64_t>("v"));
+  for (int64_t k = 0; k < 1000; ++k) {
+    set_key(k);
+    value.update(k);
+  }
+  std::unique_ptr<SnapshotTask> task = backend_.snapshot();
+  for (int64_t k = 0; k < 1000; ++k) {  // processing goes on before the task runs
+    set_key(k);
+    value.update(k + 1000000);
+  }
+  set_key(5000);
+  value.update(1);
+  KeyedStateSnapshot snapshot = task->run();
+  ASSERT_EQ(snapshot.entry_count(), 1000u);
+  for (int64_t k : {0, 17, 999}) EXPECT_EQ(value_in(snapshot, k), k);
+  set_key(17);
+  EXPECT_EQ(value.value(), 1000017);
+}
+
+TEST_F(HeapBackendTest, SnapshotTaskRunsOnAnotherThreadWhileUpdatesContinue) {
+  auto& value = backend_.get_state(ValueStateDescriptor<int64_t>("v"));
+  for (int64_t k = 0; k < 20000; ++k) {
+    set_key(k);
+    value.update(1);
+  }
+  std::unique_ptr<SnapshotTask> task = backend_.snapshot();
+  KeyedStateSnapshot snapshot;
+  std::thread writer([&] { snapshot = task->run(); });
+  for (int64_t k = 0; k < 20000; ++k) {
+    set_key(k);
+    value.update(value.value_or(0) + 1);
+  }
+  writer.join();
+  ASSERT_EQ(snapshot.entry_count(), 20000u);
+  for (const auto& [k, v] : snapshot.entries[0]) ASSERT_EQ(deserialize<int64_t>(v), 1);
+}
+
+TEST_F(HeapBackendTest, IncrementalCleanupRemovesExpiredEntriesWithoutReadingThem) {
+  StateTtlConfig ttl = StateTtlConfig::of(std::chrono::milliseconds(100));
+  ttl.cleanup_incrementally = 1000;
+  ttl.cleanup_in_full_snapshot = false;  // so the snapshot shows what the cleanup left
+  auto& value = backend_.get_state(ValueStateDescriptor<int64_t>("v").enable_ttl(ttl));
+  for (int64_t k = 0; k < 5000; ++k) {
+    set_key(k);
+    value.update(k);
+  }
+  size_t full = backend_.memory_bytes();
+  clock_.advance(200);
+  // Accesses to one other key sweep the table a thousand entries at a time.
+  for (int i = 0; i < 20; ++i) {
+    set_key(-1);
+    value.update(0);
+  }
+  EXPECT_LT(backend_.memory_bytes(), full / 2);
+  EXPECT_EQ(backend_.snapshot()->run().entry_count(), 1u) << "only the fresh key is left";
+}
+
+TEST_F(HeapBackendTest, MemoryGrowsWithState) {
+  auto& list = backend_.get_list_state(ListStateDescriptor<int64_t>("l"));
+  size_t empty = backend_.memory_bytes();
+  for (int64_t k = 0; k < 1000; ++k) {
+    set_key(k);
+    list.add(k);
+  }
+  EXPECT_GT(backend_.memory_bytes(), empty + 1000 * sizeof(int64_t));
+}
+
+TEST_F(HeapBackendTest, KeyGroupOutsideTheRangeIsAnError) {
+  state::HeapKeyedStateBackend half{KeyGroupRange{64, 127}, kMaxParallelism, clock_};
+  auto& value = half.get_state(ValueStateDescriptor<int64_t>("v"));
+  int64_t key = 0;
+  while (group(key) >= 64) ++key;
+  half.set_current_key(key, group(key));
+  EXPECT_THROW(value.update(1), Error);
+}
+
+}  // namespace
+}  // namespace eddy
