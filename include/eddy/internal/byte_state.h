@@ -82,6 +82,7 @@ std::unique_ptr<AggregatingState<IN, OUT>> make_byte_aggregating_state(
 #include "eddy/error.h"
 #include "eddy/internal/byte_state_store.h"
 #include "eddy/internal/state_encoding.h"
+#include "eddy/internal/state_ttl.h"
 #include "eddy/keyed_state_backend.h"
 #include "eddy/serializer.h"
 #include "eddy/state.h"
@@ -89,27 +90,6 @@ std::unique_ptr<AggregatingState<IN, OUT>> make_byte_aggregating_state(
 namespace eddy::internal {
 
 // The TTL settings of one state, as the byte states apply them.
-struct ByteTtl {
-  bool enabled = false;
-  StateTtlConfig config;
-
-  explicit ByteTtl(const StateDescriptorBase& descriptor) {
-    if (descriptor.ttl && descriptor.ttl->enabled()) {
-      enabled = true;
-      config = *descriptor.ttl;
-    }
-  }
-  bool expired(int64_t timestamp, Timestamp now) const {
-    return now - timestamp >= config.ttl.count();
-  }
-  bool refresh_on_read() const {
-    return config.update_type == StateTtlConfig::UpdateType::kOnReadAndWrite;
-  }
-  bool return_expired() const {
-    return config.visibility == StateTtlConfig::Visibility::kReturnExpiredIfNotCleanedUp;
-  }
-};
-
 inline constexpr size_t kTtlPrefixBytes = 8;
 
 // Replaces the TTL prefix of `value` (state_encoding::append_timestamp's layout) in place.
@@ -216,7 +196,7 @@ class ByteStateBase {
   KeyedStateBackend& backend_;
   Store& store_;
   std::string name_;
-  ByteTtl ttl_;
+  TtlPolicy ttl_;
   int column_;
   std::string key_;
   std::string value_;
@@ -325,7 +305,7 @@ class ByteListState final : public ListState<T>, ByteStateBase<T> {
     }
     // Keep the elements that may be returned; rewrite the entry if any were dropped or
     // their timestamps refreshed.
-    const ByteTtl& ttl = this->ttl_;
+    const TtlPolicy& ttl = this->ttl_;
     Timestamp now = this->backend_.now();
     bool refresh = ttl.refresh_on_read();
     bool dropped = false;
@@ -486,7 +466,7 @@ class ByteMapState final : public MapState<K, V>, ByteStateBase<V> {
   template <class Fn>
   void scan(Fn fn) {
     const std::string& prefix = this->compose_key();
-    const ByteTtl& ttl = this->ttl_;
+    const TtlPolicy& ttl = this->ttl_;
     Timestamp now = ttl.enabled ? this->backend_.now() : 0;
     expired_keys_.clear();
     refreshed_.clear();

@@ -21,6 +21,7 @@
 
 #include "eddy/keyed_state_backend.h"
 #include "eddy/internal/state_encoding.h"
+#include "eddy/internal/state_ttl.h"
 
 namespace eddy::internal {
 
@@ -65,27 +66,6 @@ class HeapStateStore {
   KeyGroupRange key_groups_;
   std::vector<HeapTableBase*> tables_;
   std::map<std::string, std::pair<StateMetaInfo, EntryList>> restored_;
-};
-
-struct TtlPolicy {
-  bool enabled = false;
-  StateTtlConfig config;
-
-  explicit TtlPolicy(const StateDescriptorBase& descriptor) {
-    if (descriptor.ttl && descriptor.ttl->enabled()) {
-      enabled = true;
-      config = *descriptor.ttl;
-    }
-  }
-  bool expired(int64_t timestamp, Timestamp now) const {
-    return enabled && now - timestamp >= config.ttl.count();
-  }
-  bool refresh_on_read() const {
-    return enabled && config.update_type == StateTtlConfig::UpdateType::kOnReadAndWrite;
-  }
-  bool return_expired() const {
-    return config.visibility == StateTtlConfig::Visibility::kReturnExpiredIfNotCleanedUp;
-  }
 };
 
 template <class T>
