@@ -115,9 +115,12 @@ enum class Workload { kValue, kList, kMap };
 
 const char* workload_name(Workload w) {
   switch (w) {
-    case Workload::kValue: return "value";
-    case Workload::kList: return "list";
-    case Workload::kMap: return "map";
+    case Workload::kValue:
+      return "value";
+    case Workload::kList:
+      return "list";
+    case Workload::kMap:
+      return "map";
   }
   return "?";
 }
@@ -125,10 +128,10 @@ const char* workload_name(Workload w) {
 // The keys and operations of one thread (one subtask).
 struct KeySpace {
   eddy::KeyGroupRange range;
-  int64_t keys = 0;             // K
-  bool all = true;              // P == 1: every key of [0, K), key = reduce(splitmix64(i), K)
-  std::vector<int64_t> table;   // P > 1: the keys of [0, K) in `range`
-  uint64_t seed = 0;            // op j has id seed + j
+  int64_t keys = 0;            // K
+  bool all = true;             // P == 1: every key of [0, K), key = reduce(splitmix64(i), K)
+  std::vector<int64_t> table;  // P > 1: the keys of [0, K) in `range`
+  uint64_t seed = 0;           // op j has id seed + j
   int64_t ops = 0;
   int64_t map_keys = 16;
 
@@ -176,8 +179,9 @@ std::vector<KeySpace> make_key_spaces(int parallelism, int64_t keys, int64_t eve
     }
     for (int t = 0; t < parallelism; ++t) {
       if (spaces[static_cast<size_t>(t)].table.empty()) {
-        eddy::bench::fail(kName, "thread " + std::to_string(t) +
-                                     " owns no key of [0, --keys): raise --keys or lower --parallelism");
+        eddy::bench::fail(kName,
+                          "thread " + std::to_string(t) +
+                              " owns no key of [0, --keys): raise --keys or lower --parallelism");
       }
     }
   }
@@ -659,7 +663,8 @@ int run_benchmark(int argc, char** argv) {
   } else if (workload_arg == "map") {
     workloads = {Workload::kMap};
   } else {
-    eddy::bench::fail(kName, "--workload must be value, list, map or all, not '" + workload_arg + "'");
+    eddy::bench::fail(kName,
+                      "--workload must be value, list, map or all, not '" + workload_arg + "'");
   }
   const bool events_given = options.args.has("events");
   const int64_t heap_events = options.events;  // default kHeapDefaultEvents
@@ -668,8 +673,8 @@ int run_benchmark(int argc, char** argv) {
   std::vector<Result> results;
   for (const std::string& backend : backends) {
     for (Workload w : workloads) {
-      results.push_back(run_case(backend, w, backend == "heap" ? heap_events : rocksdb_events,
-                                 keys, map_keys, options, backend_options));
+      results.push_back(run_case(backend, w, backend == "heap" ? heap_events : rocksdb_events, keys,
+                                 map_keys, options, backend_options));
     }
   }
 
@@ -725,13 +730,15 @@ int run_benchmark(int argc, char** argv) {
     return 0;
   }
 
-  std::printf("%s: %lld keys, parallelism %d, best of %d; heap %lld ops, rocksdb %lld ops per "
-              "workload\n",
-              kName, static_cast<long long>(keys), options.parallelism, options.repeat,
-              static_cast<long long>(heap_events), static_cast<long long>(rocksdb_events));
-  std::printf("  (map: one put + one get per op over %lld user keys; baselines are "
-              "std::unordered_map loops, heap only)\n",
-              static_cast<long long>(map_keys));
+  std::printf(
+      "%s: %lld keys, parallelism %d, best of %d; heap %lld ops, rocksdb %lld ops per "
+      "workload\n",
+      kName, static_cast<long long>(keys), options.parallelism, options.repeat,
+      static_cast<long long>(heap_events), static_cast<long long>(rocksdb_events));
+  std::printf(
+      "  (map: one put + one get per op over %lld user keys; baselines are "
+      "std::unordered_map loops, heap only)\n",
+      static_cast<long long>(map_keys));
   std::printf("  %-8s %-6s %10s %8s %12s %12s %7s %12s %12s %12s\n", "backend", "work", "ops",
               "seconds", "M ops/s", "base M/s", "ratio", "memory", "peak RSS", "base RSS");
   for (const Result& r : results) {

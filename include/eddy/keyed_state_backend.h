@@ -82,9 +82,16 @@ class KeyedStateBackend {
     key_type_ = &typeid(K);
     current_key_group_ = key_group;
     key_serialized_ = false;
+    ++key_version_;
   }
   // The namespace of state accesses (windows use it); empty for none.
-  void set_current_namespace(std::string_view ns) { current_namespace_.assign(ns); }
+  void set_current_namespace(std::string_view ns) {
+    current_namespace_.assign(ns);
+    ++key_version_;
+  }
+  // Changes whenever the current key or namespace is set: states cache per-key lookups
+  // under it.
+  uint64_t key_version() const { return key_version_; }
 
   const std::string& current_key_bytes() {
     if (!key_serialized_) {
@@ -162,6 +169,7 @@ class KeyedStateBackend {
   const std::type_info* key_type_ = nullptr;
   int current_key_group_ = 0;
   bool key_serialized_ = false;
+  uint64_t key_version_ = 0;
   std::string current_key_bytes_;
   std::string current_namespace_;
   std::map<std::string, Registered> states_;

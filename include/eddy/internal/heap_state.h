@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "eddy/keyed_state_backend.h"
+#include "eddy/internal/flat_state_map.h"
 #include "eddy/internal/state_encoding.h"
 #include "eddy/internal/state_ttl.h"
 
@@ -92,7 +93,7 @@ class HeapTable final : public HeapTableBase {
     S value;
     int64_t timestamp = 0;  // last write (or read) time, for TTL
   };
-  using Map = std::unordered_map<std::string, Slot>;
+  using Map = FlatStateMap<Slot>;
   // Canonical entries of one slot: (user key suffix, value bytes) pairs.
   using Encoder = void (*)(const Slot& slot, const TtlPolicy& ttl, Timestamp now,
                            std::vector<std::pair<std::string, std::string>>& out);
@@ -116,22 +117,35 @@ class HeapTable final : public HeapTableBase {
   // The current key's slot, read-only; null when absent.
   const Slot* find() {
     const std::string& key = lookup_key();  // first: it checks that there is a current key
-    const Map* map = groups_[group_index()].get();
+    Map* map = groups_[group_index()].get();
     if (map == nullptr) return nullptr;
-    auto it = map->find(key);
-    return it == map->end() ? nullptr : &it->second;
+    if (Slot* cached = cached_slot(map)) return cached;
+    auto it = map->find(key, lookup_hash_);
+    if (it == map->end()) return nullptr;
+    remember(map, it.index());
+    return &it->second;
   }
   // The current key's slot for writing (copies a frozen key group first); null when absent.
   Slot* find_mutable() {
+    const std::string& key = lookup_key();
     Map& map = writable();
-    auto it = map.find(lookup_key());
-    return it == map.end() ? nullptr : &it->second;
+    if (Slot* cached = cached_slot(&map)) return cached;
+    auto it = map.find(key, lookup_hash_);
+    if (it == map.end()) return nullptr;
+    remember(&map, it.index());
+    return &it->second;
   }
   // The current key's slot, created with `S{}` when absent.
   Slot& upsert(bool& created) {
+    const std::string& key = lookup_key();
     Map& map = writable();
-    auto [it, inserted] = map.try_emplace(lookup_key());
+    if (Slot* cached = cached_slot(&map)) {
+      created = false;
+      return *cached;
+    }
+    auto [it, inserted] = map.try_emplace(key, lookup_hash_);
     created = inserted;
+    remember(&map, it.index());
     return it->second;
   }
   void erase() {
@@ -176,8 +190,10 @@ class HeapTable final : public HeapTableBase {
     size_t bytes = 0;
     for (const auto& map : groups_) {
       if (map == nullptr) continue;
-      bytes += map->bucket_count() * sizeof(void*);
-      for (const auto& [key, slot] : *map) bytes += sizeof(Slot) + key.capacity() + 2 * sizeof(void*);
+      bytes += map->bucket_count() * Map::bucket_bytes();
+      for (const auto& [key, slot] : *map) {
+        if (key.capacity() > 15) bytes += key.capacity();  // beyond the inline buffer
+      }
     }
     return bytes;
   }
@@ -191,8 +207,13 @@ class HeapTable final : public HeapTableBase {
       if (map != nullptr && !map->empty()) {
         Map& writable_map = writable_group(cleanup_group_);
         for (auto it = writable_map.begin(); it != writable_map.end() && count > 0; --count) {
-          it = is_expired(it->second) ? writable_map.erase(it) : std::next(it);
+          if (is_expired(it->second)) {
+            it = writable_map.erase(it);
+          } else {
+            ++it;
+          }
         }
+        writable_map.shrink_to_fit();
       }
       cleanup_group_ = (cleanup_group_ + 1) % groups_.size();
     }
@@ -237,7 +258,10 @@ class HeapTable final : public HeapTableBase {
     return static_cast<size_t>(group - first_group_);
   }
 
+  // The lookup key of the current (key, namespace), rebuilt only when they change.
   const std::string& lookup_key() {
+    uint64_t version = backend_.key_version();
+    if (version == lookup_version_ && !lookup_.empty()) return lookup_;
     const std::string& key = backend_.current_key_bytes();
     const std::string& ns = backend_.current_namespace();
     lookup_.clear();
@@ -245,8 +269,26 @@ class HeapTable final : public HeapTableBase {
     lookup_.append(key);
     state_encoding::append_varint(lookup_, ns.size());
     lookup_.append(ns);
+    lookup_hash_ = Map::hash_of(lookup_);
+    lookup_version_ = version;
     return lookup_;
   }
+
+  // A read-modify-write finds the slot once: the bucket found for the current key stays
+  // valid until the key changes or the map changes shape.
+  Slot* cached_slot(Map* map) {
+    if (cache_map_ != map || cache_version_ != lookup_version_ || cache_generation_ != map->generation()) {
+      return nullptr;
+    }
+    return &map->entry_at(cache_index_).second;
+  }
+  void remember(Map* map, size_t index) {
+    cache_map_ = map;
+    cache_version_ = lookup_version_;
+    cache_generation_ = map->generation();
+    cache_index_ = index;
+  }
+
 
   Map& writable() { return writable_group(group_index()); }
   Map& writable_group(size_t g) {
@@ -268,6 +310,12 @@ class HeapTable final : public HeapTableBase {
   std::vector<std::shared_ptr<Map>> groups_;
   std::vector<bool> frozen_;
   std::string lookup_;
+  uint64_t lookup_hash_ = 0;
+  uint64_t lookup_version_ = ~uint64_t{0};
+  const Map* cache_map_ = nullptr;
+  uint64_t cache_version_ = ~uint64_t{0};
+  uint64_t cache_generation_ = 0;
+  size_t cache_index_ = 0;
   size_t cleanup_group_ = 0;
 };
 
