@@ -85,7 +85,7 @@ using ResultOf = std::decay_t<typename std::conditional_t<std::is_invocable_v<F&
 template <class F, class T>
 decltype(auto) call_with_record(F& fn, T&& value) {
   if constexpr (std::is_invocable_v<F&, T&&>) {
-    return fn(std::move(value));
+    return fn(std::forward<T>(value));
   } else {
     return fn(value);
   }

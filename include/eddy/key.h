@@ -14,6 +14,7 @@
 #pragma once
 
 #include <bit>
+#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <string>
@@ -69,7 +70,7 @@ struct KeyHash<K, std::enable_if_t<std::is_floating_point_v<K>>> {
   uint32_t operator()(K k) const {
     double d = static_cast<double>(k);
     if (d == 0.0) d = 0.0;  // -0.0 and 0.0 are equal keys
-    if (d != d) return 0x7ff80000u;  // every NaN hashes alike
+    if (std::isnan(d)) return 0x7ff80000u;  // every NaN hashes alike
     return hash_u64(std::bit_cast<uint64_t>(d));
   }
 };
