@@ -11,6 +11,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
@@ -243,6 +244,13 @@ struct RocksDbKeyedStateBackend::Database {
     // Index and filter blocks live in (and are bounded by) the shared cache too.
     table.cache_index_and_filter_blocks = true;
     table.pin_l0_filter_and_index_blocks_in_cache = true;
+    // Point lookups (every state read) skip SST files that cannot hold the key.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    options.memtable_whole_key_filtering = true;
+    options.memtable_prefix_bloom_size_ratio = 0.05;
+    // Small memtables: a state read searches the memtable's skip list, whose cache misses
+    // grow with its size; flushed data is found through bloom filters and the block cache.
+    options.write_buffer_size = 8 << 20;
     options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     options.merge_operator = merge_operator;
     options.compaction_filter_factory = std::move(filter);
