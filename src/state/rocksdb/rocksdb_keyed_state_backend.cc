@@ -248,9 +248,6 @@ struct RocksDbKeyedStateBackend::Database {
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     options.memtable_whole_key_filtering = true;
     options.memtable_prefix_bloom_size_ratio = 0.05;
-    // Small memtables: a state read searches the memtable's skip list, whose cache misses
-    // grow with its size; flushed data is found through bloom filters and the block cache.
-    options.write_buffer_size = 8 << 20;
     options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     options.merge_operator = merge_operator;
     options.compaction_filter_factory = std::move(filter);
