@@ -160,11 +160,17 @@ TEST(FailureTest, FromArgsRejectsBadOptions) {
   EXPECT_THROW(StreamEnvironment::from_args(2, stray), InvalidJobError);
   const char* mode[] = {"prog", "--runtime-mode", "turbo"};
   EXPECT_THROW(StreamEnvironment::from_args(3, mode), InvalidJobError);
+  const char* backend[] = {"prog", "--state-backend", "leveldb"};
+  EXPECT_EQ(error_of([&] { StreamEnvironment::from_args(3, backend); }),
+            "option --state-backend needs 'heap' or 'rocksdb', not 'leveldb'");
 }
 
 TEST(FailureTest, FromArgsReadsRuntimeOptionsAndKeepsTheRest) {
-  const char* argv[] = {"prog", "--parallelism", "3", "--input=words.txt", "--verbose", "--runtime-mode", "batch"};
-  auto env = StreamEnvironment::from_args(7, argv);
+  const char* argv[] = {"prog", "--parallelism", "3", "--input=words.txt", "--verbose", "--runtime-mode", "batch",
+                        "--state-backend", "rocksdb", "--rocksdb-dir", "/tmp/x"};
+  auto env = StreamEnvironment::from_args(11, argv);
+  EXPECT_EQ(env.config().state_backend.kind, "rocksdb");
+  EXPECT_EQ(env.config().state_backend.rocksdb_dir, "/tmp/x");
   EXPECT_EQ(env.config().parallelism, 3);
   EXPECT_EQ(env.config().runtime_mode, RuntimeMode::kBatch);
   EXPECT_EQ(env.args().get("input", ""), "words.txt");
