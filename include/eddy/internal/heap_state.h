@@ -28,6 +28,27 @@ namespace eddy::internal {
 
 using EntryList = std::vector<std::pair<std::string, std::string>>;
 
+// Heap memory a value owns beyond its own size, for memory_bytes(): an estimate for the
+// containers states keep (lists, maps, strings), zero for everything else.
+template <class T>
+size_t owned_bytes(const T&) {
+  return 0;
+}
+inline size_t owned_bytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() : 0; }
+template <class T>
+size_t owned_bytes(const std::vector<T>& v) {
+  size_t bytes = v.capacity() * sizeof(T);
+  for (const T& element : v) bytes += owned_bytes(element);
+  return bytes;
+}
+template <class K, class V>
+size_t owned_bytes(const std::unordered_map<K, V>& m) {
+  // A node per entry (value + next pointer + cached hash) and the bucket array.
+  size_t bytes = m.bucket_count() * sizeof(void*) + m.size() * (sizeof(std::pair<const K, V>) + 2 * sizeof(void*));
+  for (const auto& [k, v] : m) bytes += owned_bytes(k) + owned_bytes(v);
+  return bytes;
+}
+
 // A table's maps as they were at snapshot time; writes canonical entries on any thread.
 class FrozenTable {
  public:
@@ -193,6 +214,7 @@ class HeapTable final : public HeapTableBase {
       bytes += map->bucket_count() * Map::bucket_bytes();
       for (const auto& [key, slot] : *map) {
         if (key.capacity() > 15) bytes += key.capacity();  // beyond the inline buffer
+        bytes += owned_bytes(slot.value);
       }
     }
     return bytes;
@@ -472,6 +494,10 @@ struct TimedElement {
   T value;
   int64_t timestamp = 0;
 };
+template <class T>
+size_t owned_bytes(const TimedElement<T>& element) {
+  return owned_bytes(element.value);
+}
 
 template <class T>
 class HeapListState final : public ListState<T> {
@@ -567,6 +593,10 @@ struct MapEntry {
   V value;
   int64_t timestamp = 0;
 };
+template <class K, class V>
+size_t owned_bytes(const MapEntry<K, V>& entry) {
+  return owned_bytes(entry.key) + owned_bytes(entry.value);
+}
 
 template <class K, class V>
 class HeapMapState final : public MapState<K, V> {
