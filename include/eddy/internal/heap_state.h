@@ -196,6 +196,20 @@ class HeapTable final : public HeapTableBase {
     }
   }
 
+  // Incremental TTL cleanup, when the state asks for it: sweeps a few slots per access
+  // and drops those whose entries have all expired. `timestamps(slot, fn)` calls fn with
+  // the timestamp of each entry of the slot.
+  template <class ForEachTimestamp>
+  void cleanup_if_configured(ForEachTimestamp timestamps) {
+    if (!ttl_.enabled || ttl_.config.cleanup_incrementally <= 0) return;
+    Timestamp now = backend_.now();
+    cleanup_incrementally(ttl_.config.cleanup_incrementally, [&](const Slot& slot) {
+      bool all_expired = true;
+      timestamps(slot, [&](int64_t timestamp) { all_expired = all_expired && ttl_.expired(timestamp, now); });
+      return all_expired;
+    });
+  }
+
   std::unique_ptr<FrozenTable> freeze() override {
     auto frozen = std::make_unique<Frozen>();
     frozen->table = this;
@@ -410,11 +424,7 @@ class SingleValueAccess {
 
  private:
   void cleanup() {
-    const TtlPolicy& ttl = table_.ttl();
-    if (!ttl.enabled || ttl.config.cleanup_incrementally <= 0) return;
-    Timestamp now = table_.backend().now();
-    table_.cleanup_incrementally(ttl.config.cleanup_incrementally,
-                                 [&](const auto& slot) { return ttl.expired(slot.timestamp, now); });
+    table_.cleanup_if_configured([](const auto& slot, auto visit) { visit(slot.timestamp); });
   }
 
   HeapTable<S> table_;
@@ -571,14 +581,9 @@ class HeapListState final : public ListState<T> {
     if (!value.empty()) out.emplace_back(std::string(), std::move(value));
   }
   int64_t stamp() const { return table_.ttl().enabled ? table_.backend().now() : 0; }
-  // Incremental cleanup drops lists whose elements have all expired.
   void cleanup() {
-    const TtlPolicy& ttl = table_.ttl();
-    if (!ttl.enabled || ttl.config.cleanup_incrementally <= 0) return;
-    Timestamp now = table_.backend().now();
-    table_.cleanup_incrementally(ttl.config.cleanup_incrementally, [&](const auto& slot) {
-      return std::all_of(slot.value.begin(), slot.value.end(),
-                         [&](const auto& e) { return ttl.expired(e.timestamp, now); });
+    table_.cleanup_if_configured([](const auto& slot, auto visit) {
+      for (const auto& element : slot.value) visit(element.timestamp);
     });
   }
 
@@ -667,14 +672,9 @@ class HeapMapState final : public MapState<K, V> {
     }
   }
   int64_t stamp() const { return table_.ttl().enabled ? table_.backend().now() : 0; }
-  // Incremental cleanup drops maps whose entries have all expired.
   void cleanup() {
-    const TtlPolicy& ttl = table_.ttl();
-    if (!ttl.enabled || ttl.config.cleanup_incrementally <= 0) return;
-    Timestamp now = table_.backend().now();
-    table_.cleanup_incrementally(ttl.config.cleanup_incrementally, [&](const auto& slot) {
-      return std::all_of(slot.value.begin(), slot.value.end(),
-                         [&](const auto& e) { return ttl.expired(e.second.timestamp, now); });
+    table_.cleanup_if_configured([](const auto& slot, auto visit) {
+      for (const auto& [user_key, entry] : slot.value) visit(entry.timestamp);
     });
   }
 
