@@ -200,45 +200,27 @@ class DataStream : public internal::OperatorSettings<DataStream<T>> {
   // One output record per input record.
   template <class F>
   auto map(F fn) {
-    using R = internal::ResultOf<F, T>;
-    static_assert(!std::is_void_v<R>, "map() needs a function that returns the new record");
-    return add_operator<R>("Map", [fn] { return std::make_unique<internal::MapOperator<T, R, F>>(fn); });
+    return map_with(no_key(), false, std::move(fn));
   }
 
   // Keeps the records for which fn(record) is true.
   template <class F>
   DataStream<T> filter(F fn) {
-    return add_operator<T>("Filter",
-                           [fn] { return std::make_unique<internal::FilterOperator<T, F>>(fn); });
+    return filter_with(no_key(), false, std::move(fn));
   }
 
   // fn(record, Collector<R>&) emits any number of records. R is deduced from the
   // collector parameter; name it (flat_map<R>(...)) for generic lambdas.
   template <class Out = void, class F>
   auto flat_map(F fn) {
-    using R = typename internal::FlatMapOutput<Out, F>::type;
-    return add_operator<R>("Flat Map",
-                           [fn] { return std::make_unique<internal::FlatMapOperator<T, R, F>>(fn); });
+    return flat_map_with<Out>(no_key(), false, std::move(fn));
   }
 
   // A ProcessFunction<T, R> subclass (copied for each subtask), or a lambda
   // (const T&, ProcessContext<T, R>&, Collector<R>&).
   template <class Out = void, class P>
   auto process(P fn) {
-    if constexpr (requires { typename P::output_type; }) {
-      using R = typename P::output_type;
-      static_assert(std::is_base_of_v<ProcessFunction<T, R>, P>,
-                    "process() takes a ProcessFunction<In, Out> whose In is the stream's type");
-      return add_operator<R>("Process", [fn] {
-        return std::make_unique<internal::ProcessOperator<T, R, P>>(fn);
-      });
-    } else {
-      using R = typename internal::ProcessOutput<Out, P>::type;
-      using PF = internal::LambdaProcessFunction<T, R, P>;
-      return add_operator<R>("Process", [fn] {
-        return std::make_unique<internal::ProcessOperator<T, R, PF>>(PF(fn));
-      });
-    }
+    return process_with<Out>(no_key(), false, std::move(fn));
   }
 
   // Partitions by key: records with equal keys go to the same subtask (by key group).
@@ -322,6 +304,57 @@ class DataStream : public internal::OperatorSettings<DataStream<T>> {
     return DataStream<R>(pipeline_, t.id);
   }
 
+  // The transformations, made per subtask with the key policy `key()` returns: NoKey on a
+  // plain stream, the record's key on a keyed one (`keyed` then also gives the operator a
+  // keyed state backend).
+  static auto no_key() {
+    return [] { return internal::NoKey{}; };
+  }
+
+  template <class MakeKey, class F>
+  auto map_with(MakeKey key, bool keyed, F fn) {
+    using R = internal::ResultOf<F, T>;
+    using KP = decltype(key());
+    static_assert(!std::is_void_v<R>, "map() needs a function that returns the new record");
+    return add_operator<R>(
+        "Map", [fn, key] { return std::make_unique<internal::MapOperator<T, R, F, KP>>(fn, key()); }, keyed);
+  }
+
+  template <class MakeKey, class F>
+  DataStream<T> filter_with(MakeKey key, bool keyed, F fn) {
+    using KP = decltype(key());
+    return add_operator<T>(
+        "Filter", [fn, key] { return std::make_unique<internal::FilterOperator<T, F, KP>>(fn, key()); }, keyed);
+  }
+
+  template <class Out, class MakeKey, class F>
+  auto flat_map_with(MakeKey key, bool keyed, F fn) {
+    using R = typename internal::FlatMapOutput<Out, F>::type;
+    using KP = decltype(key());
+    return add_operator<R>(
+        "Flat Map", [fn, key] { return std::make_unique<internal::FlatMapOperator<T, R, F, KP>>(fn, key()); },
+        keyed);
+  }
+
+  template <class Out, class MakeKey, class P>
+  auto process_with(MakeKey key, bool keyed, P fn) {
+    using KP = decltype(key());
+    if constexpr (requires { typename P::output_type; }) {
+      using R = typename P::output_type;
+      static_assert(std::is_base_of_v<ProcessFunction<T, R>, P>,
+                    "process() takes a ProcessFunction<In, Out> whose In is the stream's type");
+      return add_operator<R>(
+          "Process", [fn, key] { return std::make_unique<internal::ProcessOperator<T, R, P, KP>>(fn, key()); },
+          keyed);
+    } else {
+      using R = typename internal::ProcessOutput<Out, P>::type;
+      using PF = internal::LambdaProcessFunction<T, R, P>;
+      return add_operator<R>(
+          "Process",
+          [fn, key] { return std::make_unique<internal::ProcessOperator<T, R, PF, KP>>(PF(fn), key()); }, keyed);
+    }
+  }
+
   int add_partition(internal::PartitionSpec spec, std::string name) {
     internal::Transformation& t =
         pipeline_->add(internal::Transformation::Kind::kPartition, std::move(name));
@@ -360,41 +393,19 @@ class KeyedStream : public DataStream<T> {
   // key of the record being processed.
   template <class F>
   auto map(F fn) {
-    using R = internal::ResultOf<F, T>;
-    static_assert(!std::is_void_v<R>, "map() needs a function that returns the new record");
-    return keyed_operator<R>("Map", [fn](KeyContext key) {
-      return std::make_unique<internal::MapOperator<T, R, F, KeyContext>>(fn, std::move(key));
-    });
+    return this->map_with(key_of_record(), true, std::move(fn));
   }
   template <class F>
   DataStream<T> filter(F fn) {
-    return keyed_operator<T>("Filter", [fn](KeyContext key) {
-      return std::make_unique<internal::FilterOperator<T, F, KeyContext>>(fn, std::move(key));
-    });
+    return this->filter_with(key_of_record(), true, std::move(fn));
   }
   template <class Out = void, class F>
   auto flat_map(F fn) {
-    using R = typename internal::FlatMapOutput<Out, F>::type;
-    return keyed_operator<R>("Flat Map", [fn](KeyContext key) {
-      return std::make_unique<internal::FlatMapOperator<T, R, F, KeyContext>>(fn, std::move(key));
-    });
+    return this->template flat_map_with<Out>(key_of_record(), true, std::move(fn));
   }
   template <class Out = void, class P>
   auto process(P fn) {
-    if constexpr (requires { typename P::output_type; }) {
-      using R = typename P::output_type;
-      static_assert(std::is_base_of_v<ProcessFunction<T, R>, P>,
-                    "process() takes a ProcessFunction<In, Out> whose In is the stream's type");
-      return keyed_operator<R>("Process", [fn](KeyContext key) {
-        return std::make_unique<internal::ProcessOperator<T, R, P, KeyContext>>(fn, std::move(key));
-      });
-    } else {
-      using R = typename internal::ProcessOutput<Out, P>::type;
-      using PF = internal::LambdaProcessFunction<T, R, P>;
-      return keyed_operator<R>("Process", [fn](KeyContext key) {
-        return std::make_unique<internal::ProcessOperator<T, R, PF, KeyContext>>(PF(fn), std::move(key));
-      });
-    }
+    return this->template process_with<Out>(key_of_record(), true, std::move(fn));
   }
 
   // fn(accumulated, record) -> new accumulated value.
@@ -490,12 +501,9 @@ class KeyedStream : public DataStream<T> {
         true);
   }
 
-  using KeyContext = internal::KeyContext<T, KeySelector>;
-
-  template <class R, class Make>
-  DataStream<R> keyed_operator(const char* name, Make make) {
-    KeySelector selector = selector_;
-    return this->template add_operator<R>(name, [selector, make] { return make(KeyContext(selector)); }, true);
+  // Makes the key policy of a keyed operator: the key of each record, by the selector.
+  auto key_of_record() const {
+    return [selector = selector_] { return internal::KeyContext<T, KeySelector>(selector); };
   }
 
   KeySelector selector_;
