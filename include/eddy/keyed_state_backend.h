@@ -31,17 +31,6 @@ class HeapStateStore;
 class ByteStateStore;
 }  // namespace internal
 
-// What a snapshot records about each state, to check a restore against the job.
-struct StateMetaInfo {
-  std::string name;
-  StateKind kind = StateKind::kValue;
-  std::string value_signature;     // serializer_signature of the value / element / accumulator
-  std::string user_key_signature;  // MapState only
-  bool ttl = false;                // values carry a TTL timestamp prefix
-  uint32_t serializer_version = 1;
-  bool operator==(const StateMetaInfo&) const = default;
-};
-
 // The canonical, backend-independent form of keyed state: for every state, its entries
 // (entry key, entry value) in the layout of internal/state_encoding.h, sorted by entry
 // key, and so grouped by key group.

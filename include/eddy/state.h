@@ -131,6 +131,17 @@ struct AggregatingStateDescriptor : StateDescriptorBase {
   std::shared_ptr<const AggregateFunction<IN, ACC, OUT>> function;
 };
 
+// What a snapshot records about each state, to check a restore against the job.
+struct StateMetaInfo {
+  std::string name;
+  StateKind kind = StateKind::kValue;
+  std::string value_signature;     // serializer_signature of the value / element / accumulator
+  std::string user_key_signature;  // MapState only
+  bool ttl = false;                // values carry a TTL timestamp prefix
+  uint32_t serializer_version = 1;
+  bool operator==(const StateMetaInfo&) const = default;
+};
+
 // Common to all states: clear() removes the current key's entry.
 class State {
  public:

@@ -21,36 +21,20 @@
 #include <utility>
 #include <vector>
 
+#include "eddy/error.h"
+#include "eddy/internal/byte_state_store.h"
+#include "eddy/internal/state_encoding.h"
+#include "eddy/internal/state_ttl.h"
+#include "eddy/serializer.h"
+#include "eddy/state.h"
+
 namespace eddy {
 
 class KeyedStateBackend;
-struct StateMetaInfo;
-template <class T>
-class ValueState;
-template <class T>
-class ListState;
-template <class K, class V>
-class MapState;
-template <class T>
-class ReducingState;
-template <class IN, class OUT>
-class AggregatingState;
-template <class T>
-struct ValueStateDescriptor;
-template <class T>
-struct ListStateDescriptor;
-template <class K, class V>
-struct MapStateDescriptor;
-template <class T>
-struct ReducingStateDescriptor;
-template <class IN, class ACC, class OUT>
-struct AggregatingStateDescriptor;
 
 namespace internal {
 
-class ByteStateStore;
-
-// Declared before the includes below: keyed_state_backend.h includes state_factory.h,
+// Declared before keyed_state_backend.h is included below: it includes state_factory.h,
 // which calls these, at its end; so they must be known even when this header is the
 // first one a file includes.
 template <class T>
@@ -79,13 +63,7 @@ std::unique_ptr<AggregatingState<IN, OUT>> make_byte_aggregating_state(
 }  // namespace internal
 }  // namespace eddy
 
-#include "eddy/error.h"
-#include "eddy/internal/byte_state_store.h"
-#include "eddy/internal/state_encoding.h"
-#include "eddy/internal/state_ttl.h"
 #include "eddy/keyed_state_backend.h"
-#include "eddy/serializer.h"
-#include "eddy/state.h"
 
 namespace eddy::internal {
 
@@ -98,23 +76,12 @@ inline void overwrite_timestamp(std::string& value, int64_t ms) {
   for (size_t i = 0; i < kTtlPrefixBytes; ++i) value[i] = static_cast<char>((v >> (8 * i)) & 0xff);
 }
 
-// The store as a type that depends on a template parameter: byte_state_store.h includes
-// keyed_state_backend.h, which includes this header at its end, so ByteStateStore may
-// still be incomplete while the templates below are defined; a dependent name defers
-// the member lookups to instantiation, when it is complete.
-template <class Any>
-struct StoreOf {
-  using type = ByteStateStore;
-};
-
 // What every byte state shares: its column, the reused key and value buffers, and the
 // TTL rules for one stored value.
 template <class S>
 class ByteStateBase {
  public:
-  using Store = typename StoreOf<S>::type;
-
-  ByteStateBase(KeyedStateBackend& backend, Store& store, const StateMetaInfo& meta,
+  ByteStateBase(KeyedStateBackend& backend, ByteStateStore& store, const StateMetaInfo& meta,
                 const StateDescriptorBase& descriptor)
       : backend_(backend),
         store_(store),
@@ -194,7 +161,7 @@ class ByteStateBase {
   }
 
   KeyedStateBackend& backend_;
-  Store& store_;
+  ByteStateStore& store_;
   std::string name_;
   TtlPolicy ttl_;
   int column_;

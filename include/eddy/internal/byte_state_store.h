@@ -4,10 +4,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
-#include "eddy/keyed_state_backend.h"
+#include "eddy/state.h"
 
 namespace eddy::internal {
 
