@@ -73,6 +73,17 @@ class KeyedStateBackend {
     key_serialized_ = false;
     ++key_version_;
   }
+  // The current key in serialized form (timers keep keys as bytes). Typed access to the
+  // key needs Serializer<K>::read of current_key_bytes().
+  void set_current_key_bytes(std::string_view key, int key_group) {
+    current_key_ = nullptr;
+    key_writer_ = nullptr;
+    key_type_ = nullptr;
+    current_key_bytes_.assign(key);
+    current_key_group_ = key_group;
+    key_serialized_ = true;
+    ++key_version_;
+  }
   // The namespace of state accesses (windows use it); empty for none.
   void set_current_namespace(std::string_view ns) {
     current_namespace_.assign(ns);

@@ -9,8 +9,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "eddy/config.h"
 #include "eddy/time.h"
@@ -41,6 +44,15 @@ class ReducingState;
 template <class IN, class OUT>
 class AggregatingState;
 
+// Processing-time callbacks of one subtask (Flink's ProcessingTimeService). Callbacks run
+// on the subtask's thread, in time order, once the job's clock has reached their time.
+class ProcessingTimeService {
+ public:
+  virtual ~ProcessingTimeService() = default;
+  virtual Timestamp current_processing_time() const = 0;
+  virtual void register_timer(Timestamp time, std::function<void(Timestamp)> callback) = 0;
+};
+
 // Where an operator or function runs. Valid from open() until close() returns.
 class RuntimeContext {
  public:
@@ -51,6 +63,8 @@ class RuntimeContext {
   virtual int max_parallelism() const = 0;
   virtual const ExecutionConfig& config() const = 0;
   virtual const Clock& clock() const = 0;  // processing time
+  // Timers on the job's clock, run on this subtask's thread.
+  virtual ProcessingTimeService& processing_time_service() const = 0;
 
   // The keyed state of this operator subtask (eddy/state.h); null unless the operator
   // runs on a keyed stream. The get_*_state shortcuts throw InvalidJobError then.
@@ -133,16 +147,34 @@ class OperatorBase {
 
   // Wiring, done by the runtime before open().
   void set_output(OutputBase* output) { output_ = output; }
+  // Where records for the side output `tag` go; a tag with no consumer has none, and
+  // what is emitted into it is dropped (as in Flink).
+  void set_side_output(std::string tag, OutputBase* output) { side_outputs_.emplace_back(std::move(tag), output); }
+  OutputBase* side_output(const std::string& tag) const {
+    for (const auto& [name, output] : side_outputs_) {
+      if (name == tag) return output;
+    }
+    return nullptr;
+  }
   void set_context(RuntimeContext& context) { context_ = &context; }
   OperatorMetrics& metrics() { return metrics_; }
   RuntimeContext& context() const { return *context_; }
 
  protected:
+  // Emits into a side output (an Output<T> for that tag); a no-op when it has no consumer.
+  template <class T>
+  void emit_side(const std::string& tag, T&& value, Timestamp timestamp) {
+    if (OutputBase* output = side_output(tag)) {
+      static_cast<Output<std::decay_t<T>>*>(output)->emit(std::forward<T>(value), timestamp);
+    }
+  }
+
   OutputBase* output_ = nullptr;
   RuntimeContext* context_ = nullptr;
 
  private:
   OperatorMetrics metrics_;
+  std::vector<std::pair<std::string, OutputBase*>> side_outputs_;
 };
 
 // An operator with one input of type In that emits Out.
@@ -153,6 +185,37 @@ class OneInputOperator : public OperatorBase, public Input<In> {
 
  protected:
   Output<Out>& out() { return *static_cast<Output<Out>*>(output_); }
+};
+
+// An operator with two inputs (connect(), joins) of types In1 and In2 that emits Out.
+// process_watermark() gets the combined watermark of both inputs.
+template <class In1, class In2, class Out>
+class TwoInputOperator : public OperatorBase {
+ public:
+  int num_inputs() const override { return 2; }
+  InputBase& input(int index) override {
+    if (index == 0) return first_;
+    return second_;
+  }
+  virtual void process_first(In1&& value, Timestamp timestamp) = 0;
+  virtual void process_second(In2&& value, Timestamp timestamp) = 0;
+
+ protected:
+  Output<Out>& out() { return *static_cast<Output<Out>*>(output_); }
+
+ private:
+  struct First final : Input<In1> {
+    explicit First(TwoInputOperator& op) : op(op) {}
+    void process(In1&& value, Timestamp timestamp) override { op.process_first(std::move(value), timestamp); }
+    TwoInputOperator& op;
+  };
+  struct Second final : Input<In2> {
+    explicit Second(TwoInputOperator& op) : op(op) {}
+    void process(In2&& value, Timestamp timestamp) override { op.process_second(std::move(value), timestamp); }
+    TwoInputOperator& op;
+  };
+  First first_{*this};
+  Second second_{*this};
 };
 
 // Adapts an Output to the Collector a user function sees; stamps the current timestamp.

@@ -55,7 +55,9 @@ struct StateTtlConfig {
   bool enabled() const { return ttl.count() > 0; }
 };
 
-enum class StateKind { kValue, kList, kMap, kReducing, kAggregating };
+// kTimers: the timers of a keyed operator (eddy/timers.h), which snapshots carry beside
+// its states; backends leave them to the operator's timer service on restore.
+enum class StateKind { kValue, kList, kMap, kReducing, kAggregating, kTimers };
 
 const char* state_kind_name(StateKind kind);
 

@@ -62,7 +62,7 @@ void build(const graph::JobGraph& job, const ExecutionConfig& config, const Cloc
   rt.tasks.resize(job.vertices.size());
   for (const graph::JobVertex& vertex : job.vertices) {
     for (int s = 0; s < vertex.parallelism; ++s) {
-      auto task = std::make_unique<Task>(vertex.name, s, vertex.parallelism, config, rt.cancelled);
+      auto task = std::make_unique<Task>(vertex.name, s, vertex.parallelism, config, clock, rt.cancelled);
       for (int node_id : vertex.nodes) {
         const graph::StreamNode& node = graph.nodes[static_cast<size_t>(node_id)];
         KeyedStateBackend* backend = nullptr;

@@ -30,17 +30,19 @@ class Task::ReaderContext final : public SourceReaderContext {
   std::optional<std::chrono::steady_clock::time_point> poll_deadline_;
 };
 
-Task::Task(std::string name, int subtask, int parallelism, const ExecutionConfig& config,
+Task::Task(std::string name, int subtask, int parallelism, const ExecutionConfig& config, const Clock& clock,
            const std::atomic<bool>& cancelled)
     : name_(std::move(name)),
       subtask_(subtask),
       parallelism_(parallelism),
       config_(config),
-      cancelled_(cancelled) {}
+      cancelled_(cancelled),
+      timers_(clock) {}
 
 void Task::add_operator(std::unique_ptr<OperatorBase> op,
                         std::unique_ptr<OperatorRuntimeContext> context) {
   op->set_context(*context);
+  context->attach(timers_, *op);
   operators_.push_back(std::move(op));
   contexts_.push_back(std::move(context));
 }
@@ -104,16 +106,13 @@ void Task::run_source() {
       });
       splits.clear();
     }
+    timers_.run_due();
     InputStatus status = InputStatus::kMoreAvailable;
     run_attributed(*source_, [&] { status = source_->poll_next(); });
     if (status == InputStatus::kEndOfInput) break;
     if (status == InputStatus::kNothingAvailable) {
       flush_outputs();
-      if (auto deadline = reader_context.take_poll_deadline()) {
-        notifier_.wait_until(*deadline);
-      } else {
-        notifier_.wait();
-      }
+      wait(reader_context.take_poll_deadline());
     } else {
       flush_if_timed_out();
     }
@@ -129,6 +128,7 @@ void Task::run_inputs() {
   ChannelMessage message;
   while (live > 0) {
     check_cancelled();
+    timers_.run_due();
     bool progressed = false;
     for (size_t k = 0; k < inputs_.size(); ++k) {
       size_t index = next;
@@ -157,7 +157,7 @@ void Task::run_inputs() {
       flush_if_timed_out();
     } else if (live > 0) {
       flush_outputs();  // nothing to do right now: send what is buffered
-      notifier_.wait();
+      wait();
     }
   }
 }
@@ -194,6 +194,18 @@ void Task::flush_if_timed_out() {
   if (now < flush_deadline_) return;
   for (internal::NetworkOutputBase* output : network_outputs_) output->flush();
   flush_deadline_ = now + config_.buffer_timeout;
+}
+
+void Task::wait(std::optional<std::chrono::steady_clock::time_point> deadline) {
+  if (auto delay = timers_.time_to_next()) {
+    auto timer_deadline = std::chrono::steady_clock::now() + *delay;
+    if (!deadline || timer_deadline < *deadline) deadline = timer_deadline;
+  }
+  if (deadline) {
+    notifier_.wait_until(*deadline);
+  } else {
+    notifier_.wait();
+  }
 }
 
 void Task::check_cancelled() const {

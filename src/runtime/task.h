@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,13 +20,14 @@
 #include "eddy/internal/operators.h"
 #include "eddy/internal/type_info.h"
 #include "runtime/channel.h"
+#include "runtime/processing_timers.h"
 #include "runtime/source_coordinator.h"
 #include "runtime/task_notifier.h"
 #include "runtime/watermark_valve.h"
 
 namespace eddy::runtime {
 
-class OperatorRuntimeContext final : public RuntimeContext {
+class OperatorRuntimeContext final : public RuntimeContext, private ProcessingTimeService {
  public:
   OperatorRuntimeContext(std::string name, int subtask, int parallelism, int max_parallelism,
                          const ExecutionConfig& config, const Clock& clock,
@@ -45,8 +47,26 @@ class OperatorRuntimeContext final : public RuntimeContext {
   const Clock& clock() const override { return clock_; }
   KeyedStateBackend* keyed_state_backend() const override { return keyed_state_backend_; }
   OperatorStateStore* operator_state_store() const override { return &operator_state_; }
+  ProcessingTimeService& processing_time_service() const override {
+    return const_cast<OperatorRuntimeContext&>(*this);
+  }
+
+  // Done by the task: where processing-time callbacks go, and whom they are attributed to.
+  void attach(ProcessingTimerQueue& timers, OperatorBase& op) {
+    timers_ = &timers;
+    op_ = &op;
+  }
 
  private:
+  Timestamp current_processing_time() const override { return clock_.now_ms(); }
+  void register_timer(Timestamp time, std::function<void(Timestamp)> callback) override {
+    timers_->add(time, [op = op_, callback = std::move(callback)](Timestamp now) {
+      internal::run_attributed(*op, [&] { callback(now); });
+    });
+  }
+
+  ProcessingTimerQueue* timers_ = nullptr;
+  OperatorBase* op_ = nullptr;
   std::string name_;
   int subtask_;
   int parallelism_;
@@ -61,7 +81,7 @@ enum class TaskOutcome { kRunning, kFinished, kCancelled, kFailed };
 
 class Task {
  public:
-  Task(std::string name, int subtask, int parallelism, const ExecutionConfig& config,
+  Task(std::string name, int subtask, int parallelism, const ExecutionConfig& config, const Clock& clock,
        const std::atomic<bool>& cancelled);
 
   // Wiring, done by the executor before run(). Operators are in chain order, head first.
@@ -102,6 +122,8 @@ class Task {
   void flush_outputs();
   void flush_if_timed_out();
   void check_cancelled() const;
+  // Sleeps until notified, or until the next processing-time callback or `deadline`.
+  void wait(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
 
   std::string name_;
   int subtask_;
@@ -127,6 +149,7 @@ class Task {
   internal::SourceOperatorBase* source_ = nullptr;
   SourceCoordinator* coordinator_ = nullptr;
 
+  ProcessingTimerQueue timers_;
   TaskNotifier notifier_;
   SplitInbox split_inbox_{notifier_};
   std::chrono::steady_clock::time_point flush_deadline_;

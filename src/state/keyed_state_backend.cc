@@ -14,6 +14,8 @@ const char* state_kind_name(StateKind kind) {
       return "ReducingState";
     case StateKind::kAggregating:
       return "AggregatingState";
+    case StateKind::kTimers:
+      return "Timers";
   }
   return "State";
 }

@@ -154,6 +154,9 @@ class FakeReaderContext final : public SourceReaderContext {
     int max_parallelism() const override { return 128; }
     const ExecutionConfig& config() const override { return config_; }
     const Clock& clock() const override { return clock_; }
+    ProcessingTimeService& processing_time_service() const override {
+      throw std::logic_error("the fake reader context has no timers");
+    }
 
    private:
     std::string name_ = "fake";

@@ -57,6 +57,7 @@ void HeapKeyedStateBackend::restore(const std::vector<const KeyedStateSnapshot*>
   const KeyGroupRange& range = key_groups();
   for (const KeyedStateSnapshot* snapshot : snapshots) {
     for (size_t i = 0; i < snapshot->states.size(); ++i) {
+      if (snapshot->states[i].kind == StateKind::kTimers) continue;  // the timer service's
       internal::EntryList mine;
       for (const auto& [key, value] : snapshot->entries[i]) {
         if (key.size() < 2) continue;

@@ -483,6 +483,7 @@ void RocksDbKeyedStateBackend::restore(const std::vector<const KeyedStateSnapsho
   for (const KeyedStateSnapshot* snapshot : snapshots) {
     for (size_t i = 0; i < snapshot->states.size(); ++i) {
       const StateMetaInfo& meta = snapshot->states[i];
+      if (meta.kind == StateKind::kTimers) continue;  // the timer service's
       Column& column = column_at(find_or_create_column(meta));
       rocksdb::WriteBatch batch;
       auto write = [&] {
