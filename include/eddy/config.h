@@ -39,6 +39,9 @@ struct ExecutionConfig {
   // A partly filled batch is sent at the latest after this long, even if its producer
   // never runs out of input.
   std::chrono::milliseconds buffer_timeout{10};
+  // How often periodic watermark generators emit (processing time); 0 turns periodic
+  // watermarks off.
+  std::chrono::milliseconds auto_watermark_interval{200};
   StateBackendOptions state_backend;
   // Whether execute() turns SIGINT/SIGTERM into a clean cancellation of the job.
   bool handle_signals = false;

@@ -18,7 +18,11 @@
 #include "eddy/key.h"
 #include "eddy/sink.h"
 #include "eddy/sinks.h"
+#include "eddy/process_functions.h"
+#include "eddy/timers.h"
+#include "eddy/watermark.h"
 #include "eddy/internal/operators.h"
+#include "eddy/internal/process_operators.h"
 #include "eddy/internal/transformation.h"
 
 namespace eddy {
@@ -27,6 +31,16 @@ template <class T>
 class DataStream;
 template <class T, class KeySelector>
 class KeyedStream;
+template <class A, class B>
+class ConnectedStreams;
+template <class A, class KS1, class B, class KS2>
+class KeyedConnectedStreams;
+template <class B>
+class BroadcastStream;
+template <class A, class B>
+class BroadcastConnectedStream;
+template <class A, class KS, class B>
+class KeyedBroadcastConnectedStream;
 
 namespace internal {
 
@@ -223,6 +237,15 @@ class DataStream : public internal::OperatorSettings<DataStream<T>> {
     return process_with<Out>(no_key(), false, std::move(fn));
   }
 
+  // Records get their event time from `strategy`'s timestamp assigner, and watermarks from
+  // its generator (Flink's assignTimestampsAndWatermarks). Watermarks from upstream are
+  // replaced, except the one that ends bounded input.
+  DataStream<T> assign_timestamps_and_watermarks(WatermarkStrategy<T> strategy) {
+    return add_operator<T>("Timestamps/Watermarks", [strategy] {
+      return std::make_unique<internal::TimestampsAndWatermarksOperator<T>>(strategy);
+    });
+  }
+
   // Partitions by key: records with equal keys go to the same subtask (by key group).
   template <class F>
   KeyedStream<T, F> key_by(F key_selector) {
@@ -243,6 +266,30 @@ class DataStream : public internal::OperatorSettings<DataStream<T>> {
     t.inputs = {id_, others.id()...};
     t.output_type = internal::type_info_of<T>();
     return DataStream<T>(pipeline_, t.id);
+  }
+
+  // Both streams into one operator with a method for each (eddy/connected_streams.h).
+  template <class U>
+  ConnectedStreams<T, U> connect(const DataStream<U>& other);
+  // The broadcast state pattern: `other` reaches every subtask (eddy/connected_streams.h).
+  template <class U>
+  BroadcastConnectedStream<T, U> connect(const BroadcastStream<U>& other);
+  // This stream sent to every subtask of the operator it connects to, which keeps the
+  // broadcast states `descriptors` name (MapStateDescriptor) for it.
+  template <class D, class... Ds>
+  BroadcastStream<T> broadcast(const D& descriptor, const Ds&... descriptors);
+
+  // The records the operator producing this stream emitted into side output `tag`
+  // (Flink's getSideOutput).
+  template <class S>
+  DataStream<S> side_output(const OutputTag<S>& tag) {
+    internal::Transformation& producer = operator_transformation("side_output()");
+    internal::Transformation& t = pipeline_->add(internal::Transformation::Kind::kSideOutput,
+                                                 "Side Output '" + tag.id() + "'");
+    t.inputs = {producer.id};
+    t.side_tag = tag.id();
+    t.output_type = internal::type_info_of<S>();
+    return DataStream<S>(pipeline_, t.id);
   }
 
   DataStream<T> forward() { return partition(internal::PartitionKind::kForward, "Forward"); }
@@ -403,10 +450,33 @@ class KeyedStream : public DataStream<T> {
   auto flat_map(F fn) {
     return this->template flat_map_with<Out>(key_of_record(), true, std::move(fn));
   }
+  // A KeyedProcessFunction<K, T, R> (with timers), a ProcessFunction<T, R>, or a lambda
+  // (const T&, ProcessContext<T, R>&, Collector<R>&).
   template <class Out = void, class P>
   auto process(P fn) {
-    return this->template process_with<Out>(key_of_record(), true, std::move(fn));
+    if constexpr (requires { typename P::key_type; }) {
+      using R = typename P::output_type;
+      static_assert(std::is_base_of_v<KeyedProcessFunction<key_type, T, R>, P>,
+                    "process() takes a KeyedProcessFunction<K, In, Out> whose K and In match the stream");
+      KeySelector selector = selector_;
+      return this->template add_operator<R>(
+          "Keyed Process",
+          [fn, selector] {
+            return std::make_unique<internal::KeyedProcessOperator<key_type, T, R, P, KeySelector>>(fn, selector);
+          },
+          true);
+    } else {
+      return this->template process_with<Out>(key_of_record(), true, std::move(fn));
+    }
   }
+
+  // Connects two keyed streams with keys of the same type (eddy/connected_streams.h).
+  template <class U, class KS2>
+  KeyedConnectedStreams<T, KeySelector, U, KS2> connect(const KeyedStream<U, KS2>& other);
+  // The broadcast state pattern on a keyed stream.
+  template <class U>
+  KeyedBroadcastConnectedStream<T, KeySelector, U> connect(const BroadcastStream<U>& other);
+  using DataStream<T>::connect;
 
   // fn(accumulated, record) -> new accumulated value.
   template <class F>
@@ -510,3 +580,5 @@ class KeyedStream : public DataStream<T> {
 };
 
 }  // namespace eddy
+
+#include "eddy/connected_streams.h"

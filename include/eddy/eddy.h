@@ -21,3 +21,5 @@
 #include "eddy/sources.h"
 #include "eddy/state.h"
 #include "eddy/time.h"
+#include "eddy/timers.h"
+#include "eddy/watermark.h"

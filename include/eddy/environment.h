@@ -61,6 +61,25 @@ class StreamEnvironment {
     return from_source<typename S::value_type>(
         std::shared_ptr<const Source<typename S::value_type>>(std::move(source)), std::move(name));
   }
+  // A source whose records get timestamps and watermarks from `strategy`, per split.
+  template <class T>
+  DataStream<T> from_source(std::shared_ptr<const Source<T>> source, WatermarkStrategy<T> strategy,
+                            std::string name) {
+    DataStream<T> stream = from_source(source, std::move(name));
+    pipeline_->at(stream.id()).create_operator = [source, strategy] {
+      return std::make_unique<internal::SourceOperator<T>>(source, strategy);
+    };
+    return stream;
+  }
+  template <class S>
+    requires std::is_base_of_v<SourceBase, S>
+  DataStream<typename S::value_type> from_source(std::shared_ptr<S> source,
+                                                 WatermarkStrategy<typename S::value_type> strategy,
+                                                 std::string name) {
+    return from_source<typename S::value_type>(
+        std::shared_ptr<const Source<typename S::value_type>>(std::move(source)), std::move(strategy),
+        std::move(name));
+  }
 
   // The values in order; not parallel (Flink's fromData / fromCollection).
   template <class T>

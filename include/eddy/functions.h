@@ -8,8 +8,27 @@
 
 #include "eddy/operator.h"
 #include "eddy/time.h"
+#include "eddy/timers.h"
 
 namespace eddy {
+
+// What every process-function context offers.
+class ProcessContextBase {
+ public:
+  virtual ~ProcessContextBase() = default;
+  // Event time of the current record (or of the firing timer); kNoTimestamp when none.
+  virtual Timestamp timestamp() const = 0;
+  virtual TimerService& timer_service() = 0;
+  virtual const RuntimeContext& runtime() const = 0;
+  // Emits `value` into the side output `tag`, with timestamp().
+  template <class S>
+  void output(const OutputTag<S>& tag, S value) {
+    side_output_target().emit_side(tag.id(), std::move(value), timestamp());
+  }
+
+ protected:
+  virtual OperatorBase& side_output_target() = 0;
+};
 
 // Flink's ProcessFunction: sees each record with its context and emits any number of
 // results. Subclass it, or pass a lambda (const In&, ProcessContext<In, Out>&, Collector<Out>&).
@@ -19,13 +38,9 @@ class ProcessFunction {
   using input_type = In;
   using output_type = Out;
 
-  class Context {
-   public:
-    virtual ~Context() = default;
-    // Event time of the current record; kNoTimestamp when it has none.
-    virtual Timestamp timestamp() const = 0;
-    virtual const RuntimeContext& runtime() const = 0;
-  };
+  // Timers need a keyed stream (use a KeyedProcessFunction there): registering one
+  // through this context's timer_service() throws.
+  class Context : public ProcessContextBase {};
 
   virtual ~ProcessFunction() = default;
   virtual void open(RuntimeContext&) {}

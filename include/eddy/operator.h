@@ -97,6 +97,9 @@ class OutputBase {
  public:
   virtual ~OutputBase() = default;
   virtual void emit_watermark(Timestamp watermark) = 0;
+  // The producer went idle (true) or became active again (false): while idle, it does
+  // not hold back the watermark of the operators downstream.
+  virtual void emit_watermark_status(bool idle) = 0;
 };
 
 template <class T>
@@ -140,6 +143,10 @@ class OperatorBase {
   virtual void process_watermark(Timestamp watermark, int input_index) {
     if (output_ != nullptr) output_->emit_watermark(watermark);
   }
+  // All inputs went idle (true) or one became active again (false). Default: forward.
+  virtual void process_watermark_status(bool idle, int input_index) {
+    if (output_ != nullptr) output_->emit_watermark_status(idle);
+  }
   // All input ended. May emit (buffered results, final aggregates).
   virtual void finish() {}
   // Release resources. Must not emit.
@@ -160,8 +167,8 @@ class OperatorBase {
   OperatorMetrics& metrics() { return metrics_; }
   RuntimeContext& context() const { return *context_; }
 
- protected:
   // Emits into a side output (an Output<T> for that tag); a no-op when it has no consumer.
+  // The tag's records must be of type T (OutputTag<T> keeps that straight).
   template <class T>
   void emit_side(const std::string& tag, T&& value, Timestamp timestamp) {
     if (OutputBase* output = side_output(tag)) {
@@ -169,6 +176,7 @@ class OperatorBase {
     }
   }
 
+ protected:
   OutputBase* output_ = nullptr;
   RuntimeContext* context_ = nullptr;
 

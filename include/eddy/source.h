@@ -69,17 +69,73 @@ enum class InputStatus {
   kEndOfInput,        // this reader is done for good
 };
 
-// What a reader emits records into.
+template <class T>
+class SourceOutput;
+
+namespace internal {
+// Not API: what a SourceOutput defers to when the source has a WatermarkStrategy
+// (internal/watermarks.h): timestamps, per-split watermark generators and idleness.
+template <class T>
+class SourceWatermarkHooks {
+ public:
+  virtual ~SourceWatermarkHooks() = default;
+  virtual void collect(int split, T&& value, Timestamp timestamp) = 0;
+  virtual void emit_watermark(int split, Timestamp watermark) = 0;
+  virtual void mark_idle(int split) = 0;
+  virtual SourceOutput<T>& split_output(const std::string& split_id) = 0;
+  virtual void release_split(const std::string& split_id) = 0;
+};
+}  // namespace internal
+
+// What a reader emits records into. With a WatermarkStrategy on the source, records get
+// their timestamps from its assigner and watermarks from its generator; a reader that
+// reads several splits at once emits each split's records through for_split(id), so
+// watermarks are generated per split and combined by minimum (as Flink's split-aware
+// sources do).
 template <class T>
 class SourceOutput {
  public:
-  explicit SourceOutput(Output<T>& output) : output_(output) {}
+  explicit SourceOutput(Output<T>& output, internal::SourceWatermarkHooks<T>* hooks = nullptr, int split = 0)
+      : output_(output), hooks_(hooks), split_(split) {}
+
   void collect(T value, Timestamp timestamp = kNoTimestamp) {
-    output_.emit(std::move(value), timestamp);
+    if (hooks_ == nullptr) {
+      output_.emit(std::move(value), timestamp);
+    } else {
+      hooks_->collect(split_, std::move(value), timestamp);
+    }
+  }
+  // For sources that know their event-time progress themselves (and for tests that drive
+  // watermarks by hand).
+  void emit_watermark(Timestamp watermark) {
+    if (hooks_ == nullptr) {
+      output_.emit_watermark(watermark);
+    } else {
+      hooks_->emit_watermark(split_, watermark);
+    }
+  }
+  // This output will not emit for a while; downstream watermarks need not wait for it.
+  void mark_idle() {
+    if (hooks_ == nullptr) {
+      output_.emit_watermark_status(true);
+    } else {
+      hooks_->mark_idle(split_);
+    }
+  }
+  // The output for the records of split `split_id` (this output when the source has no
+  // WatermarkStrategy). Valid until release_split(split_id).
+  SourceOutput& for_split(const std::string& split_id) {
+    return hooks_ == nullptr ? *this : hooks_->split_output(split_id);
+  }
+  // The split is finished: its watermark no longer holds the others back.
+  void release_split(const std::string& split_id) {
+    if (hooks_ != nullptr) hooks_->release_split(split_id);
   }
 
  private:
   Output<T>& output_;
+  internal::SourceWatermarkHooks<T>* hooks_;
+  int split_;
 };
 
 template <class T>
@@ -159,7 +215,8 @@ class SequentialSplitReader : public SourceReader<T> {
         return InputStatus::kNothingAvailable;
       }
     }
-    if (!read_split(*current_, output)) {
+    if (!read_split(*current_, output.for_split(current_->split_id()))) {
+      output.release_split(current_->split_id());
       current_.reset();
       if (queue_.empty() && !no_more_splits_) request();
     }

@@ -48,6 +48,11 @@ StreamEnvironment StreamEnvironment::from_args(int argc, const char* const* argv
   if (capacity < 1) throw InvalidJobError("option --channel-capacity must be at least 1");
   if (batch_bytes < 1) throw InvalidJobError("option --batch-bytes must be at least 1");
   if (config.buffer_timeout.count() < 0) throw InvalidJobError("option --buffer-timeout-ms must not be negative");
+  config.auto_watermark_interval = std::chrono::milliseconds(
+      args.get_int("auto-watermark-interval-ms", config.auto_watermark_interval.count()));
+  if (config.auto_watermark_interval.count() < 0) {
+    throw InvalidJobError("option --auto-watermark-interval-ms must not be negative");
+  }
   config.channel_capacity = static_cast<size_t>(capacity);
   config.batch_bytes = static_cast<size_t>(batch_bytes);
   config.state_backend.kind = args.get("state-backend", config.state_backend.kind);

@@ -8,6 +8,7 @@
 // both sides, where hashing cannot change the destination), and neither end forbids it.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct StreamEdge {
   int target = 0;  // node id
   int input_index = 0;
   internal::PartitionSpec partition;  // kind is resolved: never kDefault
+  std::string side_tag;               // empty: the producer's main output
+  std::shared_ptr<const internal::TypeInfo> type;  // of the records on this edge
 };
 
 struct StreamGraph {

@@ -18,20 +18,30 @@ using internal::Transformation;
 struct ResolvedInput {
   int transformation_id;
   PartitionSpec partition;
+  std::string side_tag;
+  std::shared_ptr<const internal::TypeInfo> type;
 };
 
 // The physical producers behind a transformation, each with the partitioning closest to
-// the consumer (an outer partitioning call wins over an inner one, as in Flink).
-void resolve_input(const Pipeline& pipeline, int id, const PartitionSpec& outer,
+// the consumer (an outer partitioning call wins over an inner one, as in Flink) and the
+// side output it reads, if any.
+void resolve_input(const Pipeline& pipeline, int id, const PartitionSpec& outer, const ResolvedInput* side,
                    std::vector<ResolvedInput>& out) {
   const Transformation& t = *pipeline.transformations.at(static_cast<size_t>(id));
   if (t.kind == Transformation::Kind::kUnion) {
-    for (int input : t.inputs) resolve_input(pipeline, input, outer, out);
+    for (int input : t.inputs) resolve_input(pipeline, input, outer, side, out);
   } else if (t.kind == Transformation::Kind::kPartition) {
     resolve_input(pipeline, t.inputs.at(0),
-                  outer.kind == PartitionKind::kDefault ? t.partition : outer, out);
+                  outer.kind == PartitionKind::kDefault ? t.partition : outer, side, out);
+  } else if (t.kind == Transformation::Kind::kSideOutput) {
+    ResolvedInput tag{0, {}, t.side_tag, t.output_type};
+    resolve_input(pipeline, t.inputs.at(0), outer, &tag, out);
   } else {
-    out.push_back({id, outer});
+    if (side != nullptr) {
+      out.push_back({id, outer, side->side_tag, side->type});
+    } else {
+      out.push_back({id, outer, "", t.output_type});
+    }
   }
 }
 
@@ -86,13 +96,20 @@ StreamGraph build_stream_graph(const Pipeline& pipeline) {
       throw InvalidJobError("operator " + quoted(t.name) + " has no input");
     }
     std::vector<ResolvedInput> inputs;
-    for (int input : t.inputs) resolve_input(pipeline, input, PartitionSpec{}, inputs);
-    for (ResolvedInput& input : inputs) {
+    std::vector<int> input_indexes;
+    for (size_t i = 0; i < t.inputs.size(); ++i) {
+      resolve_input(pipeline, t.inputs[i], PartitionSpec{}, nullptr, inputs);
+      input_indexes.resize(inputs.size(), t.inputs_by_position ? static_cast<int>(i) : 0);
+    }
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      ResolvedInput& input = inputs[i];
       StreamEdge edge;
       edge.source = node_of_transformation.at(input.transformation_id);
       edge.target = node.id;
-      edge.input_index = 0;
+      edge.input_index = input_indexes[i];
       edge.partition = std::move(input.partition);
+      edge.side_tag = std::move(input.side_tag);
+      edge.type = std::move(input.type);
       const StreamNode& source = graph.nodes[static_cast<size_t>(edge.source)];
       PartitionKind& kind = edge.partition.kind;
       if (kind == PartitionKind::kDefault) {
@@ -114,14 +131,15 @@ StreamGraph build_stream_graph(const Pipeline& pipeline) {
   }
 
   for (const StreamNode& node : graph.nodes) {
-    bool copies = node.out_edges.size() > 1;
+    std::map<std::string, int> consumers;  // per output (main or side)
+    for (int e : node.out_edges) ++consumers[graph.edges[static_cast<size_t>(e)].side_tag];
     for (int e : node.out_edges) {
-      if (graph.edges[static_cast<size_t>(e)].partition.kind == PartitionKind::kBroadcast) copies = true;
-    }
-    if (copies && node.transformation->output_type && !node.transformation->output_type->copyable()) {
-      throw InvalidJobError("operator " + quoted(node.name()) + " emits " +
-                            node.transformation->output_type->name() +
-                            ", which cannot be copied, to more than one consumer");
+      const StreamEdge& edge = graph.edges[static_cast<size_t>(e)];
+      bool copies = consumers[edge.side_tag] > 1 || edge.partition.kind == PartitionKind::kBroadcast;
+      if (copies && !edge.type->copyable()) {
+        throw InvalidJobError("operator " + quoted(node.name()) + " emits " + edge.type->name() +
+                              ", which cannot be copied, to more than one consumer");
+      }
     }
   }
   return graph;

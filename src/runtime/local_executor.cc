@@ -1,6 +1,7 @@
 #include "runtime/local_executor.h"
 
 #include <csignal>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -56,6 +57,33 @@ size_t chain_position(const graph::JobVertex& vertex, int node) {
   return 0;
 }
 
+using Writers = std::vector<std::vector<std::vector<internal::ChannelWriter*>>>;  // [edge][producer]
+
+// The output of producer subtask `s` into one edge: a direct call into the next operator
+// of the chain, or batches into the edge's channels.
+std::unique_ptr<OutputBase> make_edge_output(const graph::JobGraph& job, const ExecutionConfig& config,
+                                             const graph::JobVertex& vertex, Task& task, int s,
+                                             const graph::StreamEdge& edge, int e, Writers& writers,
+                                             uint64_t* counter) {
+  const graph::StreamGraph& graph = job.stream;
+  const internal::TypeInfo& type = *edge.type;
+  if (job.edge_chained[static_cast<size_t>(e)]) {
+    size_t target = chain_position(vertex, edge.target);
+    return type.make_chained_output(task.op(target), edge.input_index, counter);
+  }
+  const graph::StreamNode& consumer = graph.nodes[static_cast<size_t>(edge.target)];
+  internal::NetworkOutputOptions options;
+  options.batch_bytes = config.batch_bytes;
+  options.producer_subtask = s;
+  options.consumer_max_parallelism = consumer.max_parallelism;
+  options.consumer_parallelism = consumer.parallelism;
+  internal::NetworkOutputBase* handle = nullptr;
+  auto output = type.make_network_output(edge.partition, writers[static_cast<size_t>(e)][static_cast<size_t>(s)],
+                                         options, counter, &handle);
+  task.add_network_output(handle);
+  return output;
+}
+
 void build(const graph::JobGraph& job, const ExecutionConfig& config, const Clock& clock,
            Runtime& rt) {
   const graph::StreamGraph& graph = job.stream;
@@ -81,7 +109,7 @@ void build(const graph::JobGraph& job, const ExecutionConfig& config, const Cloc
   }
 
   // Channels of every edge between tasks: writers[edge][producer subtask] in consumer order.
-  std::vector<std::vector<std::vector<internal::ChannelWriter*>>> writers(graph.edges.size());
+  Writers writers(graph.edges.size());
   for (size_t e = 0; e < graph.edges.size(); ++e) {
     if (job.edge_chained[e]) continue;
     const graph::StreamEdge& edge = graph.edges[e];
@@ -103,8 +131,7 @@ void build(const graph::JobGraph& job, const ExecutionConfig& config, const Cloc
                                                         producer_task.notifier()));
         Channel& channel = *rt.channels.back();
         writers[e][static_cast<size_t>(p)].push_back(&producer_task.add_channel_writer(channel));
-        consumer_task.add_input(channel, producer.transformation->output_type->make_batch_consumer(
-                                             consumer_task.op(0), edge.input_index));
+        consumer_task.add_input(channel, edge.type->make_batch_consumer(consumer_task.op(0), edge.input_index));
       }
     }
   }
@@ -116,41 +143,43 @@ void build(const graph::JobGraph& job, const ExecutionConfig& config, const Cloc
       for (size_t i = 0; i < vertex.nodes.size(); ++i) {
         const graph::StreamNode& node = graph.nodes[static_cast<size_t>(vertex.nodes[i])];
         if (node.out_edges.empty()) continue;
-        const internal::TypeInfo& type = *node.transformation->output_type;
         OperatorBase& op = task.op(i);
         uint64_t* counter = &op.metrics().records_out;
-        bool fan_out = node.out_edges.size() > 1;
-        std::vector<OutputBase*> children;
-        for (int e : node.out_edges) {
-          const graph::StreamEdge& edge = graph.edges[static_cast<size_t>(e)];
-          uint64_t* edge_counter = fan_out ? nullptr : counter;
-          std::unique_ptr<OutputBase> output;
-          if (job.edge_chained[static_cast<size_t>(e)]) {
-            size_t target = chain_position(vertex, edge.target);
-            output = type.make_chained_output(task.op(target), edge.input_index, edge_counter);
-          } else {
-            const graph::StreamNode& consumer = graph.nodes[static_cast<size_t>(edge.target)];
-            internal::NetworkOutputOptions options;
-            options.batch_bytes = config.batch_bytes;
-            options.producer_subtask = s;
-            options.consumer_max_parallelism = consumer.max_parallelism;
-            options.consumer_parallelism = consumer.parallelism;
-            internal::NetworkOutputBase* handle = nullptr;
-            output = type.make_network_output(edge.partition,
-                                              writers[static_cast<size_t>(e)][static_cast<size_t>(s)],
-                                              options, edge_counter, &handle);
-            task.add_network_output(handle);
+        // The edges of each output: "" is the main output, the others are side outputs.
+        std::map<std::string, std::vector<int>> edges_of_output;
+        for (int e : node.out_edges) edges_of_output[graph.edges[static_cast<size_t>(e)].side_tag].push_back(e);
+        auto make_output = [&](const std::vector<int>& edges, uint64_t* output_counter) -> OutputBase* {
+          const internal::TypeInfo& type = *graph.edges[static_cast<size_t>(edges.front())].type;
+          bool fan_out = edges.size() > 1;
+          std::vector<OutputBase*> children;
+          for (int e : edges) {
+            const graph::StreamEdge& edge = graph.edges[static_cast<size_t>(e)];
+            uint64_t* edge_counter = fan_out ? nullptr : output_counter;
+            children.push_back(&task.add_output(make_edge_output(job, config, vertex, task, s, edge, e,
+                                                                 writers, edge_counter)));
           }
-          children.push_back(output.get());
-          task.add_output(std::move(output));
+          if (!fan_out) return children.front();
+          return &task.add_output(type.make_fan_out(children, output_counter, {}));
+        };
+        std::vector<OutputBase*> side_outputs;
+        for (const auto& [tag, edges] : edges_of_output) {
+          if (tag.empty()) continue;
+          OutputBase* output = make_output(edges, nullptr);
+          op.set_side_output(tag, output);
+          side_outputs.push_back(output);
         }
-        if (fan_out) {
-          auto output = type.make_fan_out(children, counter);
-          op.set_output(output.get());
-          task.add_output(std::move(output));
+        OutputBase* main = nullptr;
+        auto main_edges = edges_of_output.find("");
+        if (side_outputs.empty()) {
+          main = make_output(main_edges->second, counter);
         } else {
-          op.set_output(children.front());
+          // Watermarks reach the side outputs' consumers too; records emitted to a main
+          // output nobody reads are dropped.
+          std::vector<OutputBase*> children;
+          if (main_edges != edges_of_output.end()) children.push_back(make_output(main_edges->second, nullptr));
+          main = &task.add_output(node.transformation->output_type->make_fan_out(children, counter, side_outputs));
         }
+        op.set_output(main);
       }
     }
   }

@@ -136,22 +136,29 @@ void Task::run_inputs() {
       InputChannel& input = inputs_[index];
       if (input.ended || !input.channel->try_pop(message)) continue;
       progressed = true;
-      std::optional<Timestamp> watermark;
+      WatermarkValve::Update update;
       switch (message.kind) {
         case ChannelMessage::Kind::kData:
           input.consumer->consume(*message.batch);
           message.batch.reset();
           break;
         case ChannelMessage::Kind::kWatermark:
-          watermark = valve.on_watermark(index, message.watermark);
+          update = valve.on_watermark(index, message.watermark);
+          break;
+        case ChannelMessage::Kind::kWatermarkStatus:
+          update = valve.on_status(index, message.idle);
           break;
         case ChannelMessage::Kind::kEndOfPartition:
           input.ended = true;
           --live;
-          watermark = valve.on_end(index);
+          update = valve.on_end(index);
           break;
       }
-      if (watermark) input.consumer->watermark(*watermark);
+      // The combined watermark goes to the head operator as if from this channel's input:
+      // the valve already took the minimum over all inputs.
+      if (update.idle == false) input.consumer->watermark_status(false);
+      if (update.watermark) input.consumer->watermark(*update.watermark);
+      if (update.idle == true) input.consumer->watermark_status(true);
     }
     if (progressed) {
       flush_if_timed_out();

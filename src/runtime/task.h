@@ -91,7 +91,10 @@ class Task {
     state_backends_.push_back(std::move(backend));
     return *state_backends_.back();
   }
-  void add_output(std::unique_ptr<OutputBase> output) { outputs_.push_back(std::move(output)); }
+  OutputBase& add_output(std::unique_ptr<OutputBase> output) {
+    outputs_.push_back(std::move(output));
+    return *outputs_.back();
+  }
   void add_network_output(internal::NetworkOutputBase* output) { network_outputs_.push_back(output); }
   internal::ChannelWriter& add_channel_writer(Channel& channel);
   void add_input(Channel& channel, std::unique_ptr<internal::BatchConsumerBase> consumer);

@@ -4,35 +4,71 @@
 
 namespace eddy::runtime {
 
-WatermarkValve::WatermarkValve(size_t num_channels)
-    : channel_watermarks_(num_channels, kNoTimestamp), ended_(num_channels, false) {}
+WatermarkValve::WatermarkValve(size_t num_channels) : channels_(num_channels) {}
 
-std::optional<Timestamp> WatermarkValve::on_watermark(size_t channel, Timestamp watermark) {
+WatermarkValve::Update WatermarkValve::on_watermark(size_t index, Timestamp watermark) {
+  Channel& channel = channels_[index];
+  if (channel.idle) {  // a watermark means the channel is active again
+    channel.idle = false;
+    channel.aligned = channel.watermark >= current_;
+  }
   // Watermarks of a channel never go back; an older one is ignored.
-  if (watermark <= channel_watermarks_[channel]) return std::nullopt;
-  channel_watermarks_[channel] = watermark;
-  return advance();
+  if (watermark > channel.watermark) {
+    channel.watermark = watermark;
+    if (!channel.aligned && watermark >= current_) channel.aligned = true;
+  }
+  return recompute();
 }
 
-std::optional<Timestamp> WatermarkValve::on_end(size_t channel) {
-  ended_[channel] = true;
-  return advance();
+WatermarkValve::Update WatermarkValve::on_status(size_t index, bool idle) {
+  Channel& channel = channels_[index];
+  if (channel.ended || channel.idle == idle) return {};
+  channel.idle = idle;
+  if (idle) {
+    channel.aligned = false;
+  } else {
+    channel.aligned = channel.watermark >= current_;
+  }
+  return recompute();
 }
 
-std::optional<Timestamp> WatermarkValve::advance() {
+WatermarkValve::Update WatermarkValve::on_end(size_t index) {
+  Channel& channel = channels_[index];
+  channel.ended = true;
+  channel.aligned = false;
+  return recompute();
+}
+
+WatermarkValve::Update WatermarkValve::recompute() {
+  Update update;
+  bool any_live = false;
+  bool all_idle = true;
+  bool any_aligned = false;
   Timestamp minimum = kMaxWatermark;
-  bool any_active = false;
-  for (size_t i = 0; i < channel_watermarks_.size(); ++i) {
-    if (ended_[i]) continue;
-    any_active = true;
-    minimum = std::min(minimum, channel_watermarks_[i]);
+  for (const Channel& channel : channels_) {
+    if (channel.ended) continue;
+    any_live = true;
+    if (!channel.idle) all_idle = false;
+    if (channel.aligned && !channel.idle) {
+      any_aligned = true;
+      minimum = std::min(minimum, channel.watermark);
+    }
   }
-  if (!any_active) return std::nullopt;  // end of input is handled by the task
-  if (minimum > current_) {
+  if (!any_live) return update;  // end of input is handled by the task
+  bool idle = all_idle;
+  if (idle != idle_ && !idle) {  // active again: say so before any watermark
+    idle_ = false;
+    update.idle = false;
+  }
+  if (any_aligned && minimum > current_) {
     current_ = minimum;
-    return current_;
+    update.watermark = current_;
   }
-  return std::nullopt;
+  if (idle && !idle_) {
+    idle_ = true;
+    update.idle = true;
+  }
+  return update;
 }
 
 }  // namespace eddy::runtime

@@ -177,6 +177,7 @@ class VectorOutput final : public Output<T> {
  public:
   void emit(T&& value, Timestamp) override { values.push_back(std::move(value)); }
   void emit_watermark(Timestamp) override {}
+  void emit_watermark_status(bool) override {}
   std::vector<T> values;
 };
 

@@ -23,10 +23,11 @@ struct Batch final : BatchBase {
 };
 
 struct ChannelMessage {
-  enum class Kind : uint8_t { kData, kWatermark, kEndOfPartition };
+  enum class Kind : uint8_t { kData, kWatermark, kWatermarkStatus, kEndOfPartition };
   Kind kind = Kind::kData;
   std::unique_ptr<BatchBase> batch;  // kData only
   Timestamp watermark = 0;           // kWatermark only
+  bool idle = false;                 // kWatermarkStatus only: the producer went idle / active
 };
 
 // The sending end of one channel. write() blocks while the channel is full (that is the

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -14,6 +15,9 @@
 #include "eddy/operator.h"
 #include "eddy/sink.h"
 #include "eddy/source.h"
+#include "eddy/timers.h"
+#include "eddy/watermark.h"
+#include "eddy/internal/watermarks.h"
 
 namespace eddy::internal {
 
@@ -41,6 +45,8 @@ class KeyContext {
     key_.emplace(selector_(value));
     backend_->set_current_key(*key_, key_group_of(KeyHash<K>{}(*key_), max_parallelism_));
   }
+  // The key of the last record set; valid after set().
+  const K& key() const { return *key_; }
 
  private:
   KeySelector selector_;
@@ -116,6 +122,29 @@ class FlatMapOperator final : public OneInputOperator<In, Out> {
   TimestampedCollector<Out> collector_;
 };
 
+// The current watermark and processing time, for operators on streams that are not
+// keyed: they have no timers.
+class UnkeyedTimers final : public TimerService {
+ public:
+  void open(RuntimeContext& context) { processing_time_ = &context.processing_time_service(); }
+  void set_watermark(Timestamp watermark) { watermark_ = watermark; }
+  Timestamp current_processing_time() const override { return processing_time_->current_processing_time(); }
+  Timestamp current_watermark() const override { return watermark_; }
+  void register_event_time_timer(Timestamp) override { no_timers(); }
+  void register_processing_time_timer(Timestamp) override { no_timers(); }
+  void delete_event_time_timer(Timestamp) override { no_timers(); }
+  void delete_processing_time_timer(Timestamp) override { no_timers(); }
+
+ private:
+  [[noreturn]] static void no_timers() {
+    throw std::logic_error(
+        "timers are only supported on keyed streams: key_by() the stream and use a KeyedProcessFunction "
+        "(or KeyedCoProcessFunction)");
+  }
+  const ProcessingTimeService* processing_time_ = nullptr;
+  Timestamp watermark_ = kNoTimestamp;
+};
+
 // Runs a ProcessFunction (a copy per subtask).
 template <class In, class Out, class PF, class KeyPolicy = NoKey>
 class ProcessOperator final : public OneInputOperator<In, Out>,
@@ -125,6 +154,7 @@ class ProcessOperator final : public OneInputOperator<In, Out>,
   void open(RuntimeContext& context) override {
     OperatorBase::open(context);
     key_.open(context);
+    timers_.open(context);
     collector_.reset(&this->out(), kNoTimestamp);
     fn_.open(context);
   }
@@ -134,13 +164,20 @@ class ProcessOperator final : public OneInputOperator<In, Out>,
     collector_.set_timestamp(timestamp);
     fn_.process_element(value, *this, collector_);
   }
+  void process_watermark(Timestamp watermark, int) override {
+    timers_.set_watermark(watermark);
+    this->out().emit_watermark(watermark);
+  }
   void close() override { fn_.close(); }
 
  private:
   Timestamp timestamp() const override { return timestamp_; }
   const RuntimeContext& runtime() const override { return this->context(); }
+  TimerService& timer_service() override { return timers_; }
+  OperatorBase& side_output_target() override { return *this; }
 
   PF fn_;
+  UnkeyedTimers timers_;
   KeyPolicy key_;
   TimestampedCollector<Out> collector_;
   Timestamp timestamp_ = kNoTimestamp;
@@ -267,11 +304,20 @@ class SourceOperatorBase : public OperatorBase {
 template <class T>
 class SourceOperator final : public SourceOperatorBase {
  public:
-  explicit SourceOperator(std::shared_ptr<const Source<T>> source) : source_(std::move(source)) {}
+  explicit SourceOperator(std::shared_ptr<const Source<T>> source,
+                          std::optional<WatermarkStrategy<T>> strategy = std::nullopt)
+      : source_(std::move(source)), strategy_(std::move(strategy)) {}
 
   void start_reader(SourceReaderContext& context) override {
     reader_ = source_->create_reader(context);
-    source_output_.emplace(*static_cast<Output<T>*>(output_));
+    auto& output = *static_cast<Output<T>*>(output_);
+    if (strategy_) {
+      watermarks_ = std::make_unique<SplitWatermarks<T>>(*strategy_, output, this->context().clock());
+      schedule_periodic(this->context(), [this] { watermarks_->on_periodic_emit(); });
+      source_output_.emplace(output, watermarks_.get(), 0);
+    } else {
+      source_output_.emplace(output);
+    }
     reader_->start();
   }
   InputStatus poll_next() override { return reader_->poll_next(*source_output_); }
@@ -284,6 +330,8 @@ class SourceOperator final : public SourceOperatorBase {
 
  private:
   std::shared_ptr<const Source<T>> source_;
+  std::optional<WatermarkStrategy<T>> strategy_;
+  std::unique_ptr<SplitWatermarks<T>> watermarks_;
   std::unique_ptr<SourceReader<T>> reader_;
   std::optional<SourceOutput<T>> source_output_;
 };

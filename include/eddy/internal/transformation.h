@@ -31,6 +31,7 @@ struct Transformation {
     kSink,       // one input, no output
     kUnion,      // virtual: merges its inputs
     kPartition,  // virtual: sets how records reach the next operator
+    kSideOutput,  // virtual: the records its input emits into side output `side_tag`
   };
 
   int id = 0;
@@ -46,8 +47,13 @@ struct Transformation {
   PartitionSpec partition;  // kPartition only
   ChainingStrategy chaining = ChainingStrategy::kAlways;
   bool keyed = false;  // runs on a keyed stream: gets a keyed state backend per subtask
+  // inputs[i] feeds operator input i (two-input operators); otherwise all feed input 0.
+  bool inputs_by_position = false;
+  std::string side_tag;  // kSideOutput only
 
-  bool is_virtual() const { return kind == Kind::kUnion || kind == Kind::kPartition; }
+  bool is_virtual() const {
+    return kind == Kind::kUnion || kind == Kind::kPartition || kind == Kind::kSideOutput;
+  }
 };
 
 // Everything a StreamEnvironment owns; DataStreams point here, so it never moves.

@@ -57,6 +57,7 @@ class BatchConsumerBase {
   virtual ~BatchConsumerBase() = default;
   virtual void consume(BatchBase& batch) = 0;
   virtual void watermark(Timestamp watermark) = 0;
+  virtual void watermark_status(bool idle) = 0;
 };
 
 struct NetworkOutputOptions {
@@ -75,9 +76,10 @@ class TypeInfo {
   // Calls `next` (input `input_index`) directly. Counts into `out_counter` unless null.
   virtual std::unique_ptr<OutputBase> make_chained_output(OperatorBase& next, int input_index,
                                                           uint64_t* out_counter) const = 0;
-  // Sends each record to all `children` (copies for all but the last).
-  virtual std::unique_ptr<OutputBase> make_fan_out(std::vector<OutputBase*> children,
-                                                   uint64_t* out_counter) const = 0;
+  // Sends each record to all `children` (copies for all but the last), and watermarks to
+  // them and to `watermark_only` (side outputs, which get their records elsewhere).
+  virtual std::unique_ptr<OutputBase> make_fan_out(std::vector<OutputBase*> children, uint64_t* out_counter,
+                                                   std::vector<OutputBase*> watermark_only) const = 0;
   // Batches records per channel and routes them by `spec`. `channels` are this producer's
   // channels of the edge, in consumer-subtask order. `*handle` receives the task-level view.
   virtual std::unique_ptr<OutputBase> make_network_output(const PartitionSpec& spec,
@@ -106,6 +108,9 @@ class ChainedOutput final : public Output<T> {
   void emit_watermark(Timestamp watermark) override {
     run_attributed(next_op_, [&] { next_op_.process_watermark(watermark, input_index_); });
   }
+  void emit_watermark_status(bool idle) override {
+    run_attributed(next_op_, [&] { next_op_.process_watermark_status(idle, input_index_); });
+  }
 
  private:
   OperatorBase& next_op_;
@@ -117,12 +122,13 @@ class ChainedOutput final : public Output<T> {
 template <class T>
 class FanOutOutput final : public Output<T> {
  public:
-  FanOutOutput(std::vector<OutputBase*> children, uint64_t* out_counter)
-      : out_counter_(out_counter) {
+  FanOutOutput(std::vector<OutputBase*> children, uint64_t* out_counter, std::vector<OutputBase*> watermark_only)
+      : watermark_only_(std::move(watermark_only)), out_counter_(out_counter) {
     for (OutputBase* child : children) children_.push_back(static_cast<Output<T>*>(child));
   }
   void emit(T&& value, Timestamp timestamp) override {
     if (out_counter_ != nullptr) ++*out_counter_;
+    if (children_.empty()) return;
     if constexpr (std::is_copy_constructible_v<T>) {
       for (size_t i = 0; i + 1 < children_.size(); ++i) {
         T copy(value);
@@ -133,10 +139,16 @@ class FanOutOutput final : public Output<T> {
   }
   void emit_watermark(Timestamp watermark) override {
     for (Output<T>* child : children_) child->emit_watermark(watermark);
+    for (OutputBase* other : watermark_only_) other->emit_watermark(watermark);
+  }
+  void emit_watermark_status(bool idle) override {
+    for (Output<T>* child : children_) child->emit_watermark_status(idle);
+    for (OutputBase* other : watermark_only_) other->emit_watermark_status(idle);
   }
 
  private:
   std::vector<Output<T>*> children_;
+  std::vector<OutputBase*> watermark_only_;
   uint64_t* out_counter_;
 };
 
@@ -195,6 +207,16 @@ class NetworkOutput final : public Output<T>, public NetworkOutputBase {
       ChannelMessage message;
       message.kind = ChannelMessage::Kind::kWatermark;
       message.watermark = watermark;
+      channel->write(std::move(message));
+    }
+  }
+
+  void emit_watermark_status(bool idle) override {
+    flush();
+    for (ChannelWriter* channel : channels_) {
+      ChannelMessage message;
+      message.kind = ChannelMessage::Kind::kWatermarkStatus;
+      message.idle = idle;
       channel->write(std::move(message));
     }
   }
@@ -269,6 +291,9 @@ class BatchConsumer final : public BatchConsumerBase {
   void watermark(Timestamp watermark) override {
     run_attributed(head_, [&] { head_.process_watermark(watermark, input_index_); });
   }
+  void watermark_status(bool idle) override {
+    run_attributed(head_, [&] { head_.process_watermark_status(idle, input_index_); });
+  }
 
  private:
   OperatorBase& head_;
@@ -286,9 +311,9 @@ class TypeInfoImpl final : public TypeInfo {
                                                   uint64_t* out_counter) const override {
     return std::make_unique<ChainedOutput<T>>(next, input_index, out_counter);
   }
-  std::unique_ptr<OutputBase> make_fan_out(std::vector<OutputBase*> children,
-                                           uint64_t* out_counter) const override {
-    return std::make_unique<FanOutOutput<T>>(std::move(children), out_counter);
+  std::unique_ptr<OutputBase> make_fan_out(std::vector<OutputBase*> children, uint64_t* out_counter,
+                                           std::vector<OutputBase*> watermark_only) const override {
+    return std::make_unique<FanOutOutput<T>>(std::move(children), out_counter, std::move(watermark_only));
   }
   std::unique_ptr<OutputBase> make_network_output(const PartitionSpec& spec,
                                                   std::vector<ChannelWriter*> channels,
