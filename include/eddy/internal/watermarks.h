@@ -70,9 +70,9 @@ class SplitWatermarks final : public SourceWatermarkHooks<T> {
     auto timeout = strategy_.idle_timeout().count();
     for (auto& owned : splits_) {
       Split& split = *owned;
-      if (split.released || !split.used) continue;
+      if (split.released || !split.used || split.idle) continue;  // an idle split stays quiet
       split.generator->on_periodic_emit(split);
-      if (timeout <= 0 || split.idle) continue;
+      if (timeout <= 0) continue;
       if (split.records != split.records_at_check) {
         split.records_at_check = split.records;
         split.last_active = now;
@@ -98,8 +98,8 @@ class SplitWatermarks final : public SourceWatermarkHooks<T> {
     Timestamp last_active = 0;
 
     void emit_watermark(Timestamp value) override {
+      if (value <= watermark) return;  // repeats do not count as activity
       if (idle) owner->set_idle(*this, false);
-      if (value <= watermark) return;
       watermark = value;
       owner->combine();
     }
