@@ -478,6 +478,12 @@ class KeyedStream : public DataStream<T> {
   KeyedBroadcastConnectedStream<T, KeySelector, U> connect(const BroadcastStream<U>& other);
   using DataStream<T>::connect;
 
+  // --- Joins (defined in eddy/joins.h) ---
+  // Joins `other` by key over an interval of event time: call between() on the result.
+  template <class U, class KS2>
+  auto interval_join(const KeyedStream<U, KS2>& other);
+  // --- end joins ---
+
   // fn(accumulated, record) -> new accumulated value.
   template <class F>
   DataStream<T> reduce(F fn) {
@@ -582,3 +588,4 @@ class KeyedStream : public DataStream<T> {
 }  // namespace eddy
 
 #include "eddy/connected_streams.h"
+#include "eddy/joins.h"

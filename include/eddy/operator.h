@@ -89,6 +89,9 @@ class RuntimeContext {
 struct OperatorMetrics {
   uint64_t records_in = 0;
   uint64_t records_out = 0;
+  // Records behind the watermark that the operator dropped (late records a side output
+  // took are not counted), as Flink's numLateRecordsDropped.
+  uint64_t records_dropped_late = 0;
 };
 
 // Where an operator sends its results: the next operator of the chain, the channels to
