@@ -257,6 +257,14 @@ class DataStream : public internal::OperatorSettings<DataStream<T>> {
     return KeyedStream<T, F>(pipeline_, add_partition(spec, "Key By"), std::move(key_selector));
   }
 
+  // --- Windows over the whole stream (defined in eddy/windowed_stream.h) ---
+  // Flink's windowAll / countWindowAll: one window operator at parallelism 1.
+  template <class Assigner>
+  auto window_all(Assigner assigner);
+  auto count_window_all(int64_t size);
+  auto count_window_all(int64_t size, int64_t slide);
+  // --- end windows ---
+
   // The records of this stream and of `others` in one stream.
   template <class... Streams>
   DataStream<T> union_with(const Streams&... others) {
@@ -484,6 +492,16 @@ class KeyedStream : public DataStream<T> {
   auto interval_join(const KeyedStream<U, KS2>& other);
   // --- end joins ---
 
+  // --- Windows (defined in eddy/windowed_stream.h) ---
+  // Windows of each key by `assigner` (e.g. TumblingEventTimeWindows::of(...)): a
+  // WindowedStream to reduce, aggregate or process.
+  template <class Assigner>
+  auto window(Assigner assigner);
+  // Windows of `size` elements per key; with a slide, one every `slide` elements.
+  auto count_window(int64_t size);
+  auto count_window(int64_t size, int64_t slide);
+  // --- end windows ---
+
   // fn(accumulated, record) -> new accumulated value.
   template <class F>
   DataStream<T> reduce(F fn) {
@@ -589,3 +607,4 @@ class KeyedStream : public DataStream<T> {
 
 #include "eddy/connected_streams.h"
 #include "eddy/joins.h"
+#include "eddy/windowed_stream.h"  // windows (KeyedStream::window, DataStream::window_all)
