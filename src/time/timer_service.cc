@@ -27,13 +27,28 @@ InternalTimerService::InternalTimerService(std::string name, KeyedStateBackend& 
                                            ProcessingTimeService& processing_time, Triggerable& target)
     : name_(std::move(name)), backend_(backend), processing_time_(processing_time), target_(target) {}
 
-std::string InternalTimerService::encode(std::string_view ns, Timestamp time) const {
+void InternalTimerService::Queue::insert(std::string_view encoded) {
+  if (members.contains(encoded)) return;
+  auto it = ordered.emplace(encoded).first;
+  members.insert(*it);
+}
+
+void InternalTimerService::Queue::erase(std::string_view encoded) {
+  if (!members.erase(encoded)) return;
+  ordered.erase(ordered.find(encoded));
+}
+
+std::string InternalTimerService::Queue::pop_first() {
+  members.erase(*ordered.begin());
+  return std::move(ordered.extract(ordered.begin()).value());
+}
+
+std::string_view InternalTimerService::encode(std::string_view ns, Timestamp time) {
   const std::string& key = backend_.current_key_bytes();
-  std::string out;
-  out.reserve(8 + 2 + 2 + key.size() + ns.size());
-  append_time(out, time);
-  state_encoding::compose_key(out, backend_.current_key_group(), key, ns);
-  return out;
+  scratch_.clear();
+  append_time(scratch_, time);
+  state_encoding::compose_key(scratch_, backend_.current_key_group(), key, ns);
+  return scratch_;
 }
 
 InternalTimer InternalTimerService::decode(const std::string& encoded) {
@@ -67,10 +82,9 @@ void InternalTimerService::delete_processing_time_timer(std::string_view ns, Tim
 void InternalTimerService::advance_watermark(Timestamp watermark) {
   watermark_ = std::max(watermark_, watermark);
   while (!event_.empty()) {
-    auto first = event_.begin();
-    if (read_time(*first) > watermark) break;
+    if (read_time(*event_.ordered.begin()) > watermark) break;
     // The callback may register or delete timers: fire from a copy, removed first.
-    std::string encoded = std::move(event_.extract(first).value());
+    std::string encoded = event_.pop_first();
     InternalTimer timer = decode(encoded);
     backend_.set_current_key_bytes(timer.key, timer.key_group);
     backend_.set_current_namespace(timer.ns);
@@ -81,9 +95,8 @@ void InternalTimerService::advance_watermark(Timestamp watermark) {
 void InternalTimerService::fire_processing_time(Timestamp now) {
   scheduled_ = kMaxWatermark;
   while (!processing_.empty()) {
-    auto first = processing_.begin();
-    if (read_time(*first) > now) break;
-    std::string encoded = std::move(processing_.extract(first).value());
+    if (read_time(*processing_.ordered.begin()) > now) break;
+    std::string encoded = processing_.pop_first();
     InternalTimer timer = decode(encoded);
     backend_.set_current_key_bytes(timer.key, timer.key_group);
     backend_.set_current_namespace(timer.ns);
@@ -94,7 +107,7 @@ void InternalTimerService::fire_processing_time(Timestamp now) {
 
 void InternalTimerService::schedule_processing_time() {
   if (processing_.empty()) return;
-  Timestamp next = read_time(*processing_.begin());
+  Timestamp next = read_time(*processing_.ordered.begin());
   if (next >= scheduled_) return;
   scheduled_ = next;
   processing_time_.register_timer(next, [this](Timestamp now) { fire_processing_time(now); });
@@ -112,7 +125,7 @@ void InternalTimerService::snapshot_into(KeyedStateSnapshot& snapshot) const {
     meta.value_signature = "timer";
     std::vector<std::pair<std::string, std::string>> entries;
     entries.reserve(queue.size());
-    for (const std::string& encoded : queue) {
+    for (const std::string& encoded : queue.ordered) {
       // Entry key: key group | key | namespace | time, so entries group by key group.
       std::string key(encoded, 8);
       key.append(encoded, 0, 8);
@@ -144,7 +157,7 @@ void InternalTimerService::restore(const std::vector<const KeyedStateSnapshot*>&
         if (!range.contains(parsed.key_group)) continue;
         std::string encoded(parsed.user_key);
         encoded.append(key, 0, key.size() - 8);
-        queue->insert(std::move(encoded));
+        queue->insert(encoded);
       }
     }
   }

@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "eddy/keyed_state_backend.h"
@@ -76,10 +77,23 @@ class InternalTimerService {
 
  private:
   // Encoded timer: time (8 bytes, big endian, sign bit flipped, so byte order is time
-  // order) | key group | key | namespace, in the layout of state entry keys.
-  using Queue = std::set<std::string>;
+  // order) | key group | key | namespace, in the layout of state entry keys. The ordered
+  // set gives the firing order; the hash set of views into it answers "is this timer
+  // registered" cheaply, since operators (window triggers) re-register the same timer
+  // for every record.
+  struct Queue {
+    std::set<std::string, std::less<>> ordered;
+    std::unordered_set<std::string_view> members;  // views into `ordered`
+    size_t size() const { return ordered.size(); }
+    bool empty() const { return ordered.empty(); }
+    void insert(std::string_view encoded);
+    void erase(std::string_view encoded);
+    // Removes and returns the first timer.
+    std::string pop_first();
+  };
 
-  std::string encode(std::string_view ns, Timestamp time) const;
+  // Encodes the current key's timer into scratch_.
+  std::string_view encode(std::string_view ns, Timestamp time);
   static InternalTimer decode(const std::string& encoded);
   void fire_processing_time(Timestamp now);
   void schedule_processing_time();
@@ -93,6 +107,7 @@ class InternalTimerService {
   Queue processing_;
   Timestamp watermark_ = kNoTimestamp;
   Timestamp scheduled_ = kMaxWatermark;  // earliest processing time a callback is registered for
+  std::string scratch_;
 };
 
 }  // namespace eddy::internal
