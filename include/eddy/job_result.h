@@ -23,6 +23,9 @@ struct OperatorStats {
   int parallelism = 1;
   uint64_t records_in = 0;   // summed over subtasks
   uint64_t records_out = 0;  // summed over subtasks
+  // Records that arrived behind the watermark and were dropped (windows, joins) rather
+  // than sent to a late-data side output; summed over subtasks.
+  uint64_t records_dropped_late = 0;
 };
 
 struct JobResult {
@@ -42,7 +45,8 @@ struct JobResult {
   bool ok() const { return status != JobStatus::kFailed; }
   // The first operator with this name, or null.
   const OperatorStats* find_operator(std::string_view name) const;
-  // A table: status, wall time, and records in/out per operator.
+  // A table: status, wall time, and records in/out per operator (and late records
+  // dropped, when any operator dropped some).
   std::string summary() const;
 };
 

@@ -31,14 +31,20 @@ std::string JobResult::summary() const {
                 job_status_name(status), seconds);
   out += line;
   if (status == JobStatus::kFailed) out += "  error: " + error + "\n";
-  std::snprintf(line, sizeof(line), "  %-40s %11s %15s %15s\n", "operator", "parallelism",
-                "records in", "records out");
+  bool late = false;
+  for (const OperatorStats& op : operators) late |= op.records_dropped_late > 0;
+  std::snprintf(line, sizeof(line), "  %-40s %11s %15s %15s%s\n", "operator", "parallelism", "records in",
+                "records out", late ? "    late dropped" : "");
   out += line;
   for (const OperatorStats& op : operators) {
-    std::snprintf(line, sizeof(line), "  %-40.40s %11d %15llu %15llu\n", op.name.c_str(),
-                  op.parallelism, static_cast<unsigned long long>(op.records_in),
-                  static_cast<unsigned long long>(op.records_out));
+    std::snprintf(line, sizeof(line), "  %-40.40s %11d %15llu %15llu", op.name.c_str(), op.parallelism,
+                  static_cast<unsigned long long>(op.records_in), static_cast<unsigned long long>(op.records_out));
     out += line;
+    if (late) {
+      std::snprintf(line, sizeof(line), " %16llu", static_cast<unsigned long long>(op.records_dropped_late));
+      out += line;
+    }
+    out += "\n";
   }
   return out;
 }

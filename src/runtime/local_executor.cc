@@ -300,6 +300,7 @@ JobResult LocalExecutor::run(const std::string& job_name, JobControl& control, b
     for (auto& task : rt.tasks[static_cast<size_t>(vertex.id)]) {
       stats.records_in += task->op(position).metrics().records_in;
       stats.records_out += task->op(position).metrics().records_out;
+      stats.records_dropped_late += task->op(position).metrics().records_dropped_late;
     }
     result.operators.push_back(std::move(stats));
   }
