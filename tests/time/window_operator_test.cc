@@ -503,5 +503,120 @@ TEST_P(WindowOperatorTest, ManyKeysAndWindowsInterleaved) {
   EXPECT_EQ(h.metrics().records_dropped_late, 0u);
 }
 
+// The number of entries in the operator's keyed state (timers are kept elsewhere).
+template <class H>
+size_t state_entries(H& h) {
+  return h.keyed_state_backend()->snapshot()->run().entry_count();
+}
+
+// Sums per window, and counts its firings in window state (a window function's state).
+class SumWithWindowState final : public ProcessWindowFunction<Event, std::string, std::string, TimeWindow> {
+ public:
+  void process(const std::string& key, Context& context, std::span<const Event> elements,
+               Collector<std::string>& out) override {
+    auto& firings = context.window_state().get_state(ValueStateDescriptor<int64_t>("firings"));
+    firings.update(firings.value_or(0) + 1);
+    int64_t sum = 0;
+    for (const Event& e : elements) sum += e.value;
+    out.collect(key + ":" + std::to_string(sum));
+  }
+  void clear(Context& context) override {
+    context.window_state().get_state(ValueStateDescriptor<int64_t>("firings")).clear();
+  }
+};
+
+TEST_P(WindowOperatorTest, AllStateIsRemovedWhenWindowsAreCleanedUp) {
+  {
+    auto builder = window_builder(TumblingEventTimeWindows::of(milliseconds(10)));
+    builder.set_allowed_lateness(20);
+    builder.set_trigger(ContinuousEventTimeTrigger::of(milliseconds(3)));
+    OneInputOperatorHarness<Event, std::string> h(builder.process(SumWithWindowState{}), options());
+    for (int i = 0; i < 30; ++i) h.process_element({"k" + std::to_string(i % 3), i}, i);
+    h.process_watermark(15);
+    h.process_element({"k0", 100}, 2);  // late, allowed
+    EXPECT_GT(state_entries(h), 0u);
+    h.process_watermark(1000);
+    EXPECT_EQ(state_entries(h), 0u);
+  }
+  {
+    auto builder = window_builder(EventTimeSessionWindows::with_gap(milliseconds(5)));
+    builder.set_trigger(CountTrigger::of(2));
+    OneInputOperatorHarness<Event, Event> h(builder.reduce(sum_events), options());
+    for (int i = 0; i < 20; ++i) h.process_element({"k" + std::to_string(i % 2), i}, i * 4);
+    EXPECT_GT(state_entries(h), 0u);
+    h.process_watermark(1000);
+    EXPECT_EQ(state_entries(h), 0u);  // contents, trigger counts and the merging window sets
+  }
+  {
+    auto builder = window_builder(SlidingEventTimeWindows::of(milliseconds(10), milliseconds(5)));
+    builder.set_evictor(CountEvictor::of(2));
+    OneInputOperatorHarness<Event, Event> h(builder.reduce(sum_events), options());
+    for (int i = 0; i < 20; ++i) h.process_element({"k", i}, i);
+    h.process_watermark(1000);
+    EXPECT_EQ(state_entries(h), 0u);
+  }
+}
+
+TEST_P(WindowOperatorTest, MergingWindowsHaveNoPerWindowState) {
+  auto builder = window_builder(EventTimeSessionWindows::with_gap(milliseconds(5)));
+  OneInputOperatorHarness<Event, std::string> h(builder.process(SumWithWindowState{}), options());
+  h.process_element({"a", 1}, 1);
+  EXPECT_THROW(h.process_watermark(100), InvalidJobError);
+}
+
+TEST_P(WindowOperatorTest, EvictingSessionWindowsMergeTheirElements) {
+  auto builder = window_builder(EventTimeSessionWindows::with_gap(milliseconds(10)));
+  builder.set_evictor(CountEvictor::of(3));
+  OneInputOperatorHarness<Event, std::string> h(builder.process(ListWindow{}), options());
+  h.process_element({"a", 1}, 0);   // [0, 10)
+  h.process_element({"a", 2}, 25);  // [25, 35)
+  h.process_element({"a", 3}, 5);   // [0, 15)
+  h.process_element({"a", 4}, 15);  // [15, 25) touches both: one session [0, 35)
+  h.process_element({"b", 9}, 1);
+  h.process_watermark(100);
+  // The merged contents: the first session's (1 3), the other's (2), then 4; the last
+  // three are kept.
+  EXPECT_EQ(describe(h.output()), (Strings{"a[0,35):3,2,4@34", "b[1,11):9@10"}));
+}
+
+TEST_P(WindowOperatorTest, LateElementsOfSessionWindows) {
+  OutputTag<Event> late("late");
+  auto builder = window_builder(EventTimeSessionWindows::with_gap(milliseconds(10)));
+  builder.set_late_data_tag(late.id());
+  OneInputOperatorHarness<Event, Event> h(builder.reduce(sum_events), options());
+  h.add_side_output(late);
+  h.process_element({"a", 1}, 0);
+  h.process_watermark(50);
+  h.process_element({"a", 2}, 30);  // [30, 40): behind the watermark
+  h.process_element({"a", 4}, 45);  // [45, 55): on time
+  h.process_watermark(100);
+  EXPECT_EQ(describe(h.output()), (Strings{"a:1@9", "a:4@54"}));
+  EXPECT_EQ(describe(h.side_output(late)), (Strings{"a:2@30"}));
+}
+
+// Puts each element into the window [value, value + 10), whatever its time (a typed
+// custom assigner).
+class ByValue final : public WindowAssigner<Event, TimeWindow> {
+ public:
+  void assign_windows(const Event& element, Timestamp, WindowAssignerContext&,
+                      std::vector<TimeWindow>& windows) const override {
+    windows.push_back(TimeWindow{element.value, element.value + 10});
+  }
+  std::shared_ptr<const Trigger<Event, TimeWindow>> default_trigger() const override {
+    return internal::make_trigger<Event, TimeWindow>(EventTimeTrigger::create());
+  }
+  bool is_event_time() const override { return true; }
+};
+
+TEST_P(WindowOperatorTest, CustomAssigner) {
+  auto builder = window_builder(ByValue{});
+  OneInputOperatorHarness<Event, Event> h(builder.reduce(sum_events), options());
+  h.process_element({"a", 5}, 1000);
+  h.process_element({"a", 5}, 0);
+  h.process_element({"a", 7}, 0);
+  h.process_watermark(14);
+  EXPECT_EQ(describe(h.output()), (Strings{"a:10@14"}));
+}
+
 }  // namespace
 }  // namespace eddy::testing

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -587,6 +588,10 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
     OperatorBase::open(context);
     backend_ = &context.keyed_state();
     max_parallelism_ = context.max_parallelism();
+    // A key group per record is a division unless the key groups are a power of two.
+    group_mask_ = std::has_single_bit(static_cast<uint32_t>(max_parallelism_))
+                      ? static_cast<uint32_t>(max_parallelism_) - 1
+                      : 0;
     timers_ = std::make_unique<InternalTimerService>(kWindowTimers, *backend_, context.processing_time_service(),
                                                      static_cast<Triggerable&>(*this));
     trigger_store_ = std::make_unique<KeyedStateStore>(*backend_);
@@ -604,7 +609,10 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
 
   void process(T&& value, Timestamp timestamp) override {
     key_.emplace(selector_(std::as_const(value)));
-    backend_->set_current_key(*key_, key_group_of(KeyHash<K>{}(*key_), max_parallelism_));
+    uint32_t hash = KeyHash<K>{}(*key_);
+    // Same as key_group_of(hash, max_parallelism).
+    backend_->set_current_key(*key_, group_mask_ != 0 ? static_cast<int>(hash & group_mask_)
+                                                      : key_group_of(hash, max_parallelism_));
     key_of_record_ = true;
     windows_.clear();
     assigner_->assign_windows(value, timestamp, assigner_context_, windows_);
@@ -965,6 +973,7 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
 
   KeyedStateBackend* backend_ = nullptr;
   int max_parallelism_ = kDefaultMaxParallelism;
+  uint32_t group_mask_ = 0;
   std::unique_ptr<InternalTimerService> timers_;
   std::unique_ptr<KeyedStateStore> trigger_store_;
   std::unique_ptr<KeyedStateStore> window_store_;
