@@ -135,6 +135,54 @@ TEST(WindowJobTest, WindowAllAndCountWindows) {
   EXPECT_EQ(counted_all, (Strings{"a:2" + end, "b:4" + end}));
 }
 
+// The mean of the values; the accumulator is (sum, count).
+class Mean final : public AggregateFunction<Event, std::pair<int64_t, int64_t>, double> {
+ public:
+  std::pair<int64_t, int64_t> create_accumulator() const override { return {0, 0}; }
+  std::pair<int64_t, int64_t> add(const Event& e, std::pair<int64_t, int64_t> acc) const override {
+    return {acc.first + e.value, acc.second + 1};
+  }
+  double get_result(const std::pair<int64_t, int64_t>& acc) const override {
+    return static_cast<double>(acc.first) / static_cast<double>(acc.second);
+  }
+  std::pair<int64_t, int64_t> merge(std::pair<int64_t, int64_t> a, const std::pair<int64_t, int64_t>& b) const override {
+    return {a.first + b.first, a.second + b.second};
+  }
+};
+
+TEST(WindowJobTest, IncrementalFunctionsWithWindowFunctions) {
+  auto env = make_env(2);
+  std::vector<std::string> reduced, averaged, all_reduced, all_averaged;
+  auto events = timed_events(env, {{{"a", 1}, 1}, {{"b", 2}, 2}, {{"a", 3}, 11}, {{"a", 5}, 12}, {{"b", 6}, 13}});
+  auto keyed = events.key_by([](const Event& e) { return e.key; });
+  auto windows = TumblingEventTimeWindows::of(milliseconds(10));
+  collect_described(keyed.window(windows).reduce(
+                        sum_events,
+                        [](const std::string& key, ProcessWindowContext<TimeWindow>& context,
+                           std::span<const Event> sum, Collector<std::string>& out) {
+                          out.collect(key + "/" + std::to_string(context.window().start) + "=" +
+                                      std::to_string(sum[0].value));
+                        }),
+                    reduced, [](const std::string& s) { return s; });
+  collect_described(keyed.window(windows).aggregate(
+                        Mean{},
+                        [](const std::string& key, ProcessWindowContext<TimeWindow>&, std::span<const double> mean,
+                           Collector<std::string>& out) { out.collect(key + "~" + std::to_string(mean[0])); }),
+                    averaged, [](const std::string& s) { return s; });
+  collect_described(events.window_all(windows).reduce(
+                        sum_events,
+                        [](ProcessWindowContext<TimeWindow>& context, std::span<const Event> sum,
+                           Collector<int64_t>& out) { out.collect(context.window().start * 1000 + sum[0].value); }),
+                    all_reduced, [](int64_t v) { return std::to_string(v); });
+  collect_described(events.window_all(windows).aggregate(Mean{}), all_averaged,
+                    [](double v) { return std::to_string(v); });
+  ASSERT_TRUE(env.execute().ok());
+  EXPECT_EQ(sorted(reduced), (Strings{"a/0=1@9", "a/10=8@19", "b/0=2@9", "b/10=6@19"}));
+  EXPECT_EQ(sorted(averaged), (Strings{"a~1.000000@9", "a~4.000000@19", "b~2.000000@9", "b~6.000000@19"}));
+  EXPECT_EQ(sorted(all_reduced), (Strings{"10014@19", "3@9"}));
+  EXPECT_EQ(sorted(all_averaged), (Strings{"1.500000@9", "4.666667@19"}));
+}
+
 TEST(WindowJobTest, ExplainNamesTheWindowOperator) {
   auto env = make_env(1);
   timed_events(env, {{{"a", 1}, 1}})

@@ -777,10 +777,10 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
     load_merging_set();
     bool handled = false;
     for (const W& window : windows_) {
-      W actual = merging_set_.add_window(
+      const W& actual = merged_window_.emplace(merging_set_.add_window(
           window, *merging_,
           [this](const W& result, const std::vector<W>& merged, const W& state_result,
-                 const std::vector<W>& merged_state) { merge_windows(result, merged, state_result, merged_state); });
+                 const std::vector<W>& merged_state) { merge_windows(result, merged, state_result, merged_state); }));
       if (is_window_late(actual)) {
         merging_set_.retire_window(actual);
         continue;
@@ -863,7 +863,8 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
     key_of_record_ = false;
     timer_key_.reset();
     timer_ns_.assign(timer.ns);
-    const W window = deserialize<W>(timer_ns_);
+    timer_window_.emplace(deserialize<W>(timer_ns_));
+    const W& window = *timer_window_;
     contents_ns_ = &timer_ns_;
     if (merging_ != nullptr) {
       load_merging_set();
@@ -996,7 +997,9 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
   std::string state_ns_;                   // of a merging window's state window
   std::string window_ns_;                  // of a merging window
   const std::string* contents_ns_ = &no_namespace();
-  const W* fire_window_ = nullptr;
+  const W* fire_window_ = nullptr;       // the window being evaluated or cleared
+  std::optional<W> timer_window_;          // of the firing timer
+  std::optional<W> merged_window_;         // the (merging) window an element went into
 
   bool cleanup_timers_tracked_ = true;  // see note_timer_deleted()
   bool clearing_ = false;
