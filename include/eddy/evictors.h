@@ -102,7 +102,8 @@ class CountEvictor {
   void evict(std::vector<E>& elements) const {
     auto size = static_cast<int64_t>(elements.size());
     if (size <= max_count_) return;
-    elements.erase(elements.begin(), elements.begin() + static_cast<std::ptrdiff_t>(size - max_count_));
+    elements.erase(elements.begin(),
+                   elements.begin() + static_cast<std::ptrdiff_t>(size - max_count_));
   }
   int64_t max_count_;
   bool after_;
@@ -114,7 +115,8 @@ class CountEvictor {
 class TimeEvictor {
  public:
   template <class Rep, class Period>
-  static TimeEvictor of(std::chrono::duration<Rep, Period> window_size, bool do_evict_after = false) {
+  static TimeEvictor of(std::chrono::duration<Rep, Period> window_size,
+                        bool do_evict_after = false) {
     return TimeEvictor(internal::to_millis(window_size), do_evict_after);
   }
   template <class T, class W>

@@ -90,7 +90,8 @@ namespace internal {
 template <class T>
 class ScopedValueState final : public ValueState<T> {
  public:
-  ScopedValueState(const KeyedStateStore& store, ValueState<T>& inner) : store_(store), inner_(inner) {}
+  ScopedValueState(const KeyedStateStore& store, ValueState<T>& inner)
+      : store_(store), inner_(inner) {}
   std::optional<T> value() override {
     store_.enter();
     return inner_.value();
@@ -112,7 +113,8 @@ class ScopedValueState final : public ValueState<T> {
 template <class T>
 class ScopedListState final : public ListState<T> {
  public:
-  ScopedListState(const KeyedStateStore& store, ListState<T>& inner) : store_(store), inner_(inner) {}
+  ScopedListState(const KeyedStateStore& store, ListState<T>& inner)
+      : store_(store), inner_(inner) {}
   std::vector<T> get() override {
     store_.enter();
     return inner_.get();
@@ -142,7 +144,8 @@ class ScopedListState final : public ListState<T> {
 template <class K, class V>
 class ScopedMapState final : public MapState<K, V> {
  public:
-  ScopedMapState(const KeyedStateStore& store, MapState<K, V>& inner) : store_(store), inner_(inner) {}
+  ScopedMapState(const KeyedStateStore& store, MapState<K, V>& inner)
+      : store_(store), inner_(inner) {}
   std::optional<V> get(const K& key) override {
     store_.enter();
     return inner_.get(key);
@@ -188,7 +191,8 @@ class ScopedMapState final : public MapState<K, V> {
 template <class T>
 class ScopedReducingState final : public ReducingState<T> {
  public:
-  ScopedReducingState(const KeyedStateStore& store, ReducingState<T>& inner) : store_(store), inner_(inner) {}
+  ScopedReducingState(const KeyedStateStore& store, ReducingState<T>& inner)
+      : store_(store), inner_(inner) {}
   std::optional<T> get() override {
     store_.enter();
     return inner_.get();
@@ -237,7 +241,8 @@ ValueState<T>& KeyedStateStore::get_state(const ValueStateDescriptor<T>& descrip
   check_supported();
   if (auto* state = find<ValueState<T>>(descriptor.name)) return *state;
   ValueState<T>& inner = backend_.get_state(descriptor);
-  return add<ValueState<T>>(descriptor.name, std::make_unique<internal::ScopedValueState<T>>(*this, inner));
+  return add<ValueState<T>>(descriptor.name,
+                            std::make_unique<internal::ScopedValueState<T>>(*this, inner));
 }
 
 template <class T>
@@ -245,7 +250,8 @@ ListState<T>& KeyedStateStore::get_list_state(const ListStateDescriptor<T>& desc
   check_supported();
   if (auto* state = find<ListState<T>>(descriptor.name)) return *state;
   ListState<T>& inner = backend_.get_list_state(descriptor);
-  return add<ListState<T>>(descriptor.name, std::make_unique<internal::ScopedListState<T>>(*this, inner));
+  return add<ListState<T>>(descriptor.name,
+                           std::make_unique<internal::ScopedListState<T>>(*this, inner));
 }
 
 template <class K, class V>
@@ -253,11 +259,13 @@ MapState<K, V>& KeyedStateStore::get_map_state(const MapStateDescriptor<K, V>& d
   check_supported();
   if (auto* state = find<MapState<K, V>>(descriptor.name)) return *state;
   MapState<K, V>& inner = backend_.get_map_state(descriptor);
-  return add<MapState<K, V>>(descriptor.name, std::make_unique<internal::ScopedMapState<K, V>>(*this, inner));
+  return add<MapState<K, V>>(descriptor.name,
+                             std::make_unique<internal::ScopedMapState<K, V>>(*this, inner));
 }
 
 template <class T>
-ReducingState<T>& KeyedStateStore::get_reducing_state(const ReducingStateDescriptor<T>& descriptor) {
+ReducingState<T>& KeyedStateStore::get_reducing_state(
+    const ReducingStateDescriptor<T>& descriptor) {
   check_supported();
   if (auto* state = find<ReducingState<T>>(descriptor.name)) return *state;
   ReducingState<T>& inner = backend_.get_reducing_state(descriptor);
@@ -272,7 +280,8 @@ AggregatingState<IN, OUT>& KeyedStateStore::get_aggregating_state(
   using S = AggregatingState<IN, OUT>;
   if (auto* state = find<S>(descriptor.name)) return *state;
   S& inner = backend_.get_aggregating_state(descriptor);
-  return add<S>(descriptor.name, std::make_unique<internal::ScopedAggregatingState<IN, OUT>>(*this, inner));
+  return add<S>(descriptor.name,
+                std::make_unique<internal::ScopedAggregatingState<IN, OUT>>(*this, inner));
 }
 
 }  // namespace eddy

@@ -139,7 +139,8 @@ class Trigger {
   virtual TriggerResult on_element(const T& element, Timestamp timestamp, const W& window,
                                    TriggerContext& context) const = 0;
   // An event-time / processing-time timer of this window fired at `time`.
-  virtual TriggerResult on_event_time(Timestamp time, const W& window, TriggerContext& context) const = 0;
+  virtual TriggerResult on_event_time(Timestamp time, const W& window,
+                                      TriggerContext& context) const = 0;
   virtual TriggerResult on_processing_time(Timestamp time, const W& window,
                                            TriggerContext& context) const = 0;
   // Whether the trigger supports merging windows (on_merge); merging window assigners
@@ -354,16 +355,19 @@ class ContinuousEventTimeTrigger {
   template <class Rep, class Period>
   static ContinuousEventTimeTrigger of(std::chrono::duration<Rep, Period> interval) {
     int64_t ms = internal::to_millis(interval);
-    if (ms <= 0) throw InvalidJobError("ContinuousEventTimeTrigger::of() needs an interval above 0 ms");
+    if (ms <= 0)
+      throw InvalidJobError("ContinuousEventTimeTrigger::of() needs an interval above 0 ms");
     return ContinuousEventTimeTrigger(ms);
   }
 
   template <class T, class W>
-  TriggerResult on_element(const T&, Timestamp timestamp, const W& window, TriggerContext& context) const {
+  TriggerResult on_element(const T&, Timestamp timestamp, const W& window,
+                           TriggerContext& context) const {
     if (window.max_timestamp() <= context.current_watermark()) return TriggerResult::kFire;
     context.register_event_time_timer(window.max_timestamp());
     ReducingState<int64_t>& fire_time = context.get_partitioned_state(descriptor_);
-    if (!fire_time.get()) register_next(timestamp - (timestamp % interval_), window, context, fire_time);
+    if (!fire_time.get())
+      register_next(timestamp - (timestamp % interval_), window, context, fire_time);
     return TriggerResult::kContinue;
   }
   template <class W>
@@ -386,7 +390,8 @@ class ContinuousEventTimeTrigger {
   template <class W>
   void on_merge(const W&, OnMergeContext& context) const {
     context.merge_partitioned_state(descriptor_);
-    if (auto next = context.get_partitioned_state(descriptor_).get()) context.register_event_time_timer(*next);
+    if (auto next = context.get_partitioned_state(descriptor_).get())
+      context.register_event_time_timer(*next);
   }
   template <class W>
   void clear(const W&, TriggerContext& context) const {
@@ -397,12 +402,15 @@ class ContinuousEventTimeTrigger {
     }
   }
   int64_t interval() const { return interval_; }
-  std::string to_string() const { return "ContinuousEventTimeTrigger(" + std::to_string(interval_) + ")"; }
+  std::string to_string() const {
+    return "ContinuousEventTimeTrigger(" + std::to_string(interval_) + ")";
+  }
 
  private:
   explicit ContinuousEventTimeTrigger(int64_t interval)
-      : interval_(interval),
-        descriptor_("fire-time", [](const int64_t& a, const int64_t& b) { return std::min(a, b); }) {}
+      : interval_(interval), descriptor_("fire-time", [](const int64_t& a, const int64_t& b) {
+          return std::min(a, b);
+        }) {}
   template <class W>
   void register_next(Timestamp time, const W& window, TriggerContext& context,
                      ReducingState<int64_t>& fire_time) const {
@@ -472,8 +480,9 @@ class ContinuousProcessingTimeTrigger {
 
  private:
   explicit ContinuousProcessingTimeTrigger(int64_t interval)
-      : interval_(interval),
-        descriptor_("fire-time", [](const int64_t& a, const int64_t& b) { return std::min(a, b); }) {}
+      : interval_(interval), descriptor_("fire-time", [](const int64_t& a, const int64_t& b) {
+          return std::min(a, b);
+        }) {}
   template <class W>
   void register_next(Timestamp time, const W& window, TriggerContext& context,
                      ReducingState<int64_t>& fire_time) const {
@@ -533,10 +542,12 @@ class TriggerAdapter final : public Trigger<T, W> {
                            TriggerContext& context) const override {
     return impl_.on_element(element, timestamp, window, context);
   }
-  TriggerResult on_event_time(Timestamp time, const W& window, TriggerContext& context) const override {
+  TriggerResult on_event_time(Timestamp time, const W& window,
+                              TriggerContext& context) const override {
     return impl_.on_event_time(time, window, context);
   }
-  TriggerResult on_processing_time(Timestamp time, const W& window, TriggerContext& context) const override {
+  TriggerResult on_processing_time(Timestamp time, const W& window,
+                                   TriggerContext& context) const override {
     return impl_.on_processing_time(time, window, context);
   }
   bool can_merge() const override {
@@ -553,7 +564,9 @@ class TriggerAdapter final : public Trigger<T, W> {
       Trigger<T, W>::on_merge(window, context);
     }
   }
-  void clear(const W& window, TriggerContext& context) const override { impl_.clear(window, context); }
+  void clear(const W& window, TriggerContext& context) const override {
+    impl_.clear(window, context);
+  }
   std::string to_string() const override {
     if constexpr (requires { impl_.to_string(); }) {
       return impl_.to_string();

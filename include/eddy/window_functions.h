@@ -64,7 +64,8 @@ class ProcessWindowFunction {
   virtual void open(RuntimeContext&) {}
   // Evaluates the window of `key`; `elements` are its elements in arrival order (or the
   // one pre-aggregated value).
-  virtual void process(const K& key, Context& context, std::span<const In> elements, Collector<Out>& out) = 0;
+  virtual void process(const K& key, Context& context, std::span<const In> elements,
+                       Collector<Out>& out) = 0;
   // The window is being dropped (at its cleanup time): remove its window_state().
   virtual void clear(Context&) {}
   virtual void close() {}
@@ -116,7 +117,8 @@ class LambdaProcessAllWindowFunction final : public ProcessAllWindowFunction<In,
   void open(RuntimeContext& context) override {
     if constexpr (requires { fn_.open(context); }) fn_.open(context);
   }
-  void process(ProcessWindowContext<W>& context, std::span<const In> elements, Collector<Out>& out) override {
+  void process(ProcessWindowContext<W>& context, std::span<const In> elements,
+               Collector<Out>& out) override {
     fn_(context, elements, out);
   }
   void close() override {
@@ -131,7 +133,8 @@ class LambdaProcessAllWindowFunction final : public ProcessAllWindowFunction<In,
 // record alike).
 template <class K, class P>
 class AllWindowFunctionAdapter final
-    : public ProcessWindowFunction<typename P::input_type, typename P::output_type, K, typename P::window_type> {
+    : public ProcessWindowFunction<typename P::input_type, typename P::output_type, K,
+                                   typename P::window_type> {
  public:
   using In = typename P::input_type;
   using Out = typename P::output_type;

@@ -26,11 +26,11 @@
 #include "eddy/error.h"
 #include "eddy/evictors.h"
 #include "eddy/functions.h"
+#include "eddy/internal/window_operator.h"
 #include "eddy/timers.h"
 #include "eddy/triggers.h"
 #include "eddy/window_functions.h"
 #include "eddy/windows.h"
-#include "eddy/internal/window_operator.h"
 
 namespace eddy {
 
@@ -61,9 +61,10 @@ template <class In, class K, class W, class Out, class P>
 auto as_window_function(P fn) {
   if constexpr (requires { typename P::output_type; }) {
     using R = typename P::output_type;
-    static_assert(std::is_base_of_v<ProcessWindowFunction<In, R, K, W>, P>,
-                  "the window function must be a ProcessWindowFunction<In, Out, K, W> with the window's "
-                  "input, key and window types (or a lambda (key, context, elements, out))");
+    static_assert(
+        std::is_base_of_v<ProcessWindowFunction<In, R, K, W>, P>,
+        "the window function must be a ProcessWindowFunction<In, Out, K, W> with the window's "
+        "input, key and window types (or a lambda (key, context, elements, out))");
     return fn;
   } else {
     using R = typename WindowFunctionOutput<Out, P>::type;
@@ -77,9 +78,10 @@ template <class In, class W, class Out, class P>
 auto as_all_window_function(P fn) {
   if constexpr (requires { typename P::output_type; }) {
     using R = typename P::output_type;
-    static_assert(std::is_base_of_v<ProcessAllWindowFunction<In, R, W>, P>,
-                  "the window function must be a ProcessAllWindowFunction<In, Out, W> with the window's "
-                  "input and window types (or a lambda (context, elements, out))");
+    static_assert(
+        std::is_base_of_v<ProcessAllWindowFunction<In, R, W>, P>,
+        "the window function must be a ProcessAllWindowFunction<In, Out, W> with the window's "
+        "input and window types (or a lambda (context, elements, out))");
     return AllWindowFunctionAdapter<uint8_t, P>(std::move(fn));
   } else {
     using R = typename ProcessOutput<Out, P>::type;
@@ -100,7 +102,10 @@ class WindowedStream {
 
   // `parallelism` > 0 fixes the window operator's parallelism (window_all: 1).
   WindowedStream(internal::Pipeline* pipeline, int input, Builder builder, int parallelism = 0)
-      : pipeline_(pipeline), input_(input), builder_(std::move(builder)), parallelism_(parallelism) {}
+      : pipeline_(pipeline),
+        input_(input),
+        builder_(std::move(builder)),
+        parallelism_(parallelism) {}
 
   // When windows fire (default: the assigner's). A Trigger<T, W> subclass, a built-in
   // trigger, or a shared_ptr to a trigger. Merging windows need one that can merge.
@@ -159,7 +164,8 @@ class WindowedStream {
     using AggOut = internal::AggregateResultOf<A>;
     auto pwf = internal::as_window_function<AggOut, key_type, W, Out>(std::move(window_fn));
     using R = typename decltype(pwf)::output_type;
-    return add<R>("Aggregate", [builder = builder_, agg, pwf] { return builder.aggregate(agg, pwf); });
+    return add<R>("Aggregate",
+                  [builder = builder_, agg, pwf] { return builder.aggregate(agg, pwf); });
   }
   // All the window's elements at once (kept in list state until the window fires).
   template <class Out = void, class P>
@@ -174,39 +180,55 @@ class WindowedStream {
   // the whole element with the smallest / largest field (the first on ties).
   DataStream<T> sum() requires std::is_arithmetic_v<T> { return sum_of(self_field()); }
   template <class M>
-    requires std::is_member_object_pointer_v<M>
-  DataStream<T> sum(M field) { return sum_of(member_field(field)); }
+  requires std::is_member_object_pointer_v<M> DataStream<T> sum(M field) {
+    return sum_of(member_field(field));
+  }
   template <size_t I>
-  DataStream<T> sum() { return sum_of(tuple_field<I>()); }
+  DataStream<T> sum() {
+    return sum_of(tuple_field<I>());
+  }
   DataStream<T> min() requires std::is_arithmetic_v<T> { return min_of(self_field()); }
   template <class M>
-    requires std::is_member_object_pointer_v<M>
-  DataStream<T> min(M field) { return min_of(member_field(field)); }
+  requires std::is_member_object_pointer_v<M> DataStream<T> min(M field) {
+    return min_of(member_field(field));
+  }
   template <size_t I>
-  DataStream<T> min() { return min_of(tuple_field<I>()); }
+  DataStream<T> min() {
+    return min_of(tuple_field<I>());
+  }
   DataStream<T> max() requires std::is_arithmetic_v<T> { return max_of(self_field()); }
   template <class M>
-    requires std::is_member_object_pointer_v<M>
-  DataStream<T> max(M field) { return max_of(member_field(field)); }
+  requires std::is_member_object_pointer_v<M> DataStream<T> max(M field) {
+    return max_of(member_field(field));
+  }
   template <size_t I>
-  DataStream<T> max() { return max_of(tuple_field<I>()); }
+  DataStream<T> max() {
+    return max_of(tuple_field<I>());
+  }
   template <class M>
-    requires std::is_member_object_pointer_v<M>
-  DataStream<T> min_by(M field) { return min_by_of(member_field(field)); }
+  requires std::is_member_object_pointer_v<M> DataStream<T> min_by(M field) {
+    return min_by_of(member_field(field));
+  }
   template <size_t I>
-  DataStream<T> min_by() { return min_by_of(tuple_field<I>()); }
+  DataStream<T> min_by() {
+    return min_by_of(tuple_field<I>());
+  }
   template <class M>
-    requires std::is_member_object_pointer_v<M>
-  DataStream<T> max_by(M field) { return max_by_of(member_field(field)); }
+  requires std::is_member_object_pointer_v<M> DataStream<T> max_by(M field) {
+    return max_by_of(member_field(field));
+  }
   template <size_t I>
-  DataStream<T> max_by() { return max_by_of(tuple_field<I>()); }
+  DataStream<T> max_by() {
+    return max_by_of(tuple_field<I>());
+  }
 
   const Builder& builder() const { return builder_; }
 
  private:
   template <class R, class Factory>
   DataStream<R> add(const char* function, Factory factory) {
-    internal::Transformation& t = pipeline_->add(internal::Transformation::Kind::kOperator, builder_.name(function));
+    internal::Transformation& t =
+        pipeline_->add(internal::Transformation::Kind::kOperator, builder_.name(function));
     t.keyed = true;
     t.inputs = {input_};
     t.output_type = internal::type_info_of<R>();
@@ -249,11 +271,13 @@ class WindowedStream {
   }
   template <class Field>
   DataStream<T> min_by_of(Field field) {
-    return reduce([field](T acc, const T& record) { return field(record) < field(acc) ? record : acc; });
+    return reduce(
+        [field](T acc, const T& record) { return field(record) < field(acc) ? record : acc; });
   }
   template <class Field>
   DataStream<T> max_by_of(Field field) {
-    return reduce([field](T acc, const T& record) { return field(acc) < field(record) ? record : acc; });
+    return reduce(
+        [field](T acc, const T& record) { return field(acc) < field(record) ? record : acc; });
   }
 
   internal::Pipeline* pipeline_;
@@ -304,8 +328,8 @@ class AllWindowedStream {
   }
   template <class Out = void, class A, class P>
   auto aggregate(A agg, P window_fn) {
-    return windowed_.aggregate(std::move(agg),
-                               all_function<internal::AggregateResultOf<A>, Out>(std::move(window_fn)));
+    return windowed_.aggregate(
+        std::move(agg), all_function<internal::AggregateResultOf<A>, Out>(std::move(window_fn)));
   }
   template <class Out = void, class P>
   auto process(P window_fn) {
@@ -314,22 +338,31 @@ class AllWindowedStream {
 
   DataStream<T> sum() requires std::is_arithmetic_v<T> { return windowed_.sum(); }
   template <class M>
-    requires std::is_member_object_pointer_v<M>
-  DataStream<T> sum(M field) { return windowed_.sum(field); }
+  requires std::is_member_object_pointer_v<M> DataStream<T> sum(M field) {
+    return windowed_.sum(field);
+  }
   template <size_t I>
-  DataStream<T> sum() { return windowed_.template sum<I>(); }
+  DataStream<T> sum() {
+    return windowed_.template sum<I>();
+  }
   DataStream<T> min() requires std::is_arithmetic_v<T> { return windowed_.min(); }
   template <class M>
-    requires std::is_member_object_pointer_v<M>
-  DataStream<T> min(M field) { return windowed_.min(field); }
+  requires std::is_member_object_pointer_v<M> DataStream<T> min(M field) {
+    return windowed_.min(field);
+  }
   template <size_t I>
-  DataStream<T> min() { return windowed_.template min<I>(); }
+  DataStream<T> min() {
+    return windowed_.template min<I>();
+  }
   DataStream<T> max() requires std::is_arithmetic_v<T> { return windowed_.max(); }
   template <class M>
-    requires std::is_member_object_pointer_v<M>
-  DataStream<T> max(M field) { return windowed_.max(field); }
+  requires std::is_member_object_pointer_v<M> DataStream<T> max(M field) {
+    return windowed_.max(field);
+  }
   template <size_t I>
-  DataStream<T> max() { return windowed_.template max<I>(); }
+  DataStream<T> max() {
+    return windowed_.template max<I>();
+  }
 
  private:
   template <class In, class Out, class P>
@@ -347,8 +380,9 @@ template <class Assigner>
 auto KeyedStream<T, KeySelector>::window(Assigner assigner) {
   auto shared = internal::make_assigner<T>(std::move(assigner));
   using W = typename decltype(shared)::element_type::window_type;
-  return WindowedStream<T, KeySelector, W>(this->pipeline_, this->id_,
-                                           internal::WindowOperatorBuilder<T, KeySelector, W>(std::move(shared), selector_));
+  return WindowedStream<T, KeySelector, W>(
+      this->pipeline_, this->id_,
+      internal::WindowOperatorBuilder<T, KeySelector, W>(std::move(shared), selector_));
 }
 
 template <class T, class KeySelector>
@@ -358,7 +392,9 @@ auto KeyedStream<T, KeySelector>::count_window(int64_t size) {
 
 template <class T, class KeySelector>
 auto KeyedStream<T, KeySelector>::count_window(int64_t size, int64_t slide) {
-  return window(GlobalWindows::create()).evictor(CountEvictor::of(size)).trigger(CountTrigger::of(slide));
+  return window(GlobalWindows::create())
+      .evictor(CountEvictor::of(size))
+      .trigger(CountTrigger::of(slide));
 }
 
 template <class T>
@@ -368,7 +404,8 @@ auto DataStream<T>::window_all(Assigner assigner) {
   auto shared = internal::make_assigner<T>(std::move(assigner));
   using W = typename decltype(shared)::element_type::window_type;
   return AllWindowedStream<T, W>(WindowedStream<T, internal::AllWindowKey, W>(
-      pipeline_, keyed.id(), internal::WindowOperatorBuilder<T, internal::AllWindowKey, W>(std::move(shared), {}),
+      pipeline_, keyed.id(),
+      internal::WindowOperatorBuilder<T, internal::AllWindowKey, W>(std::move(shared), {}),
       /*parallelism=*/1));
 }
 
@@ -379,7 +416,9 @@ auto DataStream<T>::count_window_all(int64_t size) {
 
 template <class T>
 auto DataStream<T>::count_window_all(int64_t size, int64_t slide) {
-  return window_all(GlobalWindows::create()).evictor(CountEvictor::of(size)).trigger(CountTrigger::of(slide));
+  return window_all(GlobalWindows::create())
+      .evictor(CountEvictor::of(size))
+      .trigger(CountTrigger::of(slide));
 }
 
 }  // namespace eddy

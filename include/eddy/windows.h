@@ -53,7 +53,9 @@ struct TimeWindow {
   // The largest timestamp in the window; results of the window carry it.
   constexpr Timestamp max_timestamp() const { return end - 1; }
   // Whether the windows overlap or touch (Flink's rule: touching session windows merge).
-  constexpr bool intersects(const TimeWindow& other) const { return start <= other.end && end >= other.start; }
+  constexpr bool intersects(const TimeWindow& other) const {
+    return start <= other.end && end >= other.start;
+  }
   // The smallest window covering both.
   constexpr TimeWindow cover(const TimeWindow& other) const {
     return TimeWindow{std::min(start, other.start), std::max(end, other.end)};
@@ -73,14 +75,17 @@ struct TimeWindow {
   // Calls callback(merged, result) for every group of at least two of `windows` that
   // overlap or touch (transitively), with the window covering them (Flink's
   // TimeWindow.mergeWindows). Groups list their windows by start, without duplicates.
-  static void merge_windows(const std::vector<TimeWindow>& windows,
-                            const std::function<void(const std::vector<TimeWindow>&, const TimeWindow&)>& callback);
+  static void merge_windows(
+      const std::vector<TimeWindow>& windows,
+      const std::function<void(const std::vector<TimeWindow>&, const TimeWindow&)>& callback);
 };
 
 inline std::string to_string(const TimeWindow& w) {
   return "TimeWindow{start=" + std::to_string(w.start) + ", end=" + std::to_string(w.end) + "}";
 }
-inline std::ostream& operator<<(std::ostream& os, const TimeWindow& w) { return os << to_string(w); }
+inline std::ostream& operator<<(std::ostream& os, const TimeWindow& w) {
+  return os << to_string(w);
+}
 
 inline void TimeWindow::merge_windows(
     const std::vector<TimeWindow>& windows,
@@ -93,7 +98,8 @@ inline void TimeWindow::merge_windows(
     if (!groups.empty() && groups.back().first.intersects(candidate)) {
       auto& [cover, members] = groups.back();
       cover = cover.cover(candidate);
-      if (std::find(members.begin(), members.end(), candidate) == members.end()) members.push_back(candidate);
+      if (std::find(members.begin(), members.end(), candidate) == members.end())
+        members.push_back(candidate);
     } else {
       groups.push_back({candidate, {candidate}});
     }
@@ -113,7 +119,9 @@ struct GlobalWindow {
 };
 
 inline std::string to_string(const GlobalWindow&) { return "GlobalWindow"; }
-inline std::ostream& operator<<(std::ostream& os, const GlobalWindow& w) { return os << to_string(w); }
+inline std::ostream& operator<<(std::ostream& os, const GlobalWindow& w) {
+  return os << to_string(w);
+}
 
 // 16 bytes: start and end, fixed width (the namespace of every state of the window).
 template <>
@@ -180,16 +188,18 @@ using MergeCallback = std::function<void(const std::vector<W>& merged, const W& 
 template <class T, class W>
 class MergingWindowAssigner : public WindowAssigner<T, W> {
  public:
-  virtual void merge_windows(const std::vector<W>& windows, const MergeCallback<W>& callback) const = 0;
+  virtual void merge_windows(const std::vector<W>& windows,
+                             const MergeCallback<W>& callback) const = 0;
 };
 
 namespace internal {
 
 [[noreturn]] inline void throw_no_timestamp(const char* assigner) {
-  throw Error(std::string(assigner) +
-              ": a record has no timestamp (kNoTimestamp). Event-time windows need event time: give the "
-              "source a WatermarkStrategy or call assign_timestamps_and_watermarks(), or use "
-              "processing-time windows");
+  throw Error(
+      std::string(assigner) +
+      ": a record has no timestamp (kNoTimestamp). Event-time windows need event time: give the "
+      "source a WatermarkStrategy or call assign_timestamps_and_watermarks(), or use "
+      "processing-time windows");
 }
 
 inline std::string millis_string(int64_t ms) { return std::to_string(ms); }
@@ -213,8 +223,9 @@ class TumblingEventTimeWindows {
   using window_type = TimeWindow;
 
   template <class R1, class P1, class R2 = int64_t, class P2 = std::milli>
-  static TumblingEventTimeWindows of(std::chrono::duration<R1, P1> size,
-                                     std::chrono::duration<R2, P2> offset = std::chrono::milliseconds(0)) {
+  static TumblingEventTimeWindows of(
+      std::chrono::duration<R1, P1> size,
+      std::chrono::duration<R2, P2> offset = std::chrono::milliseconds(0)) {
     int64_t s = internal::to_millis(size);
     int64_t o = internal::to_millis(offset);
     if (s <= 0 || std::abs(o) >= s) {
@@ -224,7 +235,8 @@ class TumblingEventTimeWindows {
   }
 
   template <class T>
-  void assign_windows(const T&, Timestamp timestamp, WindowAssignerContext&, std::vector<TimeWindow>& windows) const {
+  void assign_windows(const T&, Timestamp timestamp, WindowAssignerContext&,
+                      std::vector<TimeWindow>& windows) const {
     if (timestamp == kNoTimestamp) internal::throw_no_timestamp("TumblingEventTimeWindows");
     Timestamp start = TimeWindow::window_start_with_offset(timestamp, offset_, size_);
     windows.push_back(TimeWindow{start, start + size_});
@@ -233,7 +245,9 @@ class TumblingEventTimeWindows {
   bool is_event_time() const { return true; }
   int64_t size() const { return size_; }
   int64_t offset() const { return offset_; }
-  std::string to_string() const { return "TumblingEventTimeWindows(" + std::to_string(size_) + ")"; }
+  std::string to_string() const {
+    return "TumblingEventTimeWindows(" + std::to_string(size_) + ")";
+  }
 
  private:
   TumblingEventTimeWindows(int64_t size, int64_t offset) : size_(size), offset_(offset) {}
@@ -248,18 +262,21 @@ class TumblingProcessingTimeWindows {
   using window_type = TimeWindow;
 
   template <class R1, class P1, class R2 = int64_t, class P2 = std::milli>
-  static TumblingProcessingTimeWindows of(std::chrono::duration<R1, P1> size,
-                                          std::chrono::duration<R2, P2> offset = std::chrono::milliseconds(0)) {
+  static TumblingProcessingTimeWindows of(
+      std::chrono::duration<R1, P1> size,
+      std::chrono::duration<R2, P2> offset = std::chrono::milliseconds(0)) {
     int64_t s = internal::to_millis(size);
     int64_t o = internal::to_millis(offset);
     if (s <= 0 || std::abs(o) >= s) {
-      throw InvalidJobError("TumblingProcessingTimeWindows parameters must satisfy abs(offset) < size");
+      throw InvalidJobError(
+          "TumblingProcessingTimeWindows parameters must satisfy abs(offset) < size");
     }
     return TumblingProcessingTimeWindows(s, o);
   }
 
   template <class T>
-  void assign_windows(const T&, Timestamp, WindowAssignerContext& context, std::vector<TimeWindow>& windows) const {
+  void assign_windows(const T&, Timestamp, WindowAssignerContext& context,
+                      std::vector<TimeWindow>& windows) const {
     Timestamp now = context.current_processing_time();
     Timestamp start = TimeWindow::window_start_with_offset(now, offset_, size_);
     windows.push_back(TimeWindow{start, start + size_});
@@ -268,7 +285,9 @@ class TumblingProcessingTimeWindows {
   bool is_event_time() const { return false; }
   int64_t size() const { return size_; }
   int64_t offset() const { return offset_; }
-  std::string to_string() const { return "TumblingProcessingTimeWindows(" + std::to_string(size_) + ")"; }
+  std::string to_string() const {
+    return "TumblingProcessingTimeWindows(" + std::to_string(size_) + ")";
+  }
 
  private:
   TumblingProcessingTimeWindows(int64_t size, int64_t offset) : size_(size), offset_(offset) {}
@@ -296,19 +315,22 @@ class SlidingEventTimeWindows {
   using window_type = TimeWindow;
 
   template <class R1, class P1, class R2, class P2, class R3 = int64_t, class P3 = std::milli>
-  static SlidingEventTimeWindows of(std::chrono::duration<R1, P1> size, std::chrono::duration<R2, P2> slide,
-                                    std::chrono::duration<R3, P3> offset = std::chrono::milliseconds(0)) {
+  static SlidingEventTimeWindows of(
+      std::chrono::duration<R1, P1> size, std::chrono::duration<R2, P2> slide,
+      std::chrono::duration<R3, P3> offset = std::chrono::milliseconds(0)) {
     int64_t s = internal::to_millis(size);
     int64_t sl = internal::to_millis(slide);
     int64_t o = internal::to_millis(offset);
     if (sl <= 0 || std::abs(o) >= sl || s <= 0) {
-      throw InvalidJobError("SlidingEventTimeWindows parameters must satisfy abs(offset) < slide and size > 0");
+      throw InvalidJobError(
+          "SlidingEventTimeWindows parameters must satisfy abs(offset) < slide and size > 0");
     }
     return SlidingEventTimeWindows(s, sl, o);
   }
 
   template <class T>
-  void assign_windows(const T&, Timestamp timestamp, WindowAssignerContext&, std::vector<TimeWindow>& windows) const {
+  void assign_windows(const T&, Timestamp timestamp, WindowAssignerContext&,
+                      std::vector<TimeWindow>& windows) const {
     if (timestamp == kNoTimestamp) internal::throw_no_timestamp("SlidingEventTimeWindows");
     internal::sliding_windows(timestamp, size_, slide_, offset_, windows);
   }
@@ -322,7 +344,8 @@ class SlidingEventTimeWindows {
   }
 
  private:
-  SlidingEventTimeWindows(int64_t size, int64_t slide, int64_t offset) : size_(size), slide_(slide), offset_(offset) {}
+  SlidingEventTimeWindows(int64_t size, int64_t slide, int64_t offset)
+      : size_(size), slide_(slide), offset_(offset) {}
   int64_t size_;
   int64_t slide_;
   int64_t offset_;
@@ -333,8 +356,9 @@ class SlidingProcessingTimeWindows {
   using window_type = TimeWindow;
 
   template <class R1, class P1, class R2, class P2, class R3 = int64_t, class P3 = std::milli>
-  static SlidingProcessingTimeWindows of(std::chrono::duration<R1, P1> size, std::chrono::duration<R2, P2> slide,
-                                         std::chrono::duration<R3, P3> offset = std::chrono::milliseconds(0)) {
+  static SlidingProcessingTimeWindows of(
+      std::chrono::duration<R1, P1> size, std::chrono::duration<R2, P2> slide,
+      std::chrono::duration<R3, P3> offset = std::chrono::milliseconds(0)) {
     int64_t s = internal::to_millis(size);
     int64_t sl = internal::to_millis(slide);
     int64_t o = internal::to_millis(offset);
@@ -346,7 +370,8 @@ class SlidingProcessingTimeWindows {
   }
 
   template <class T>
-  void assign_windows(const T&, Timestamp, WindowAssignerContext& context, std::vector<TimeWindow>& windows) const {
+  void assign_windows(const T&, Timestamp, WindowAssignerContext& context,
+                      std::vector<TimeWindow>& windows) const {
     internal::sliding_windows(context.current_processing_time(), size_, slide_, offset_, windows);
   }
   ProcessingTimeTrigger default_trigger() const { return {}; }
@@ -355,7 +380,8 @@ class SlidingProcessingTimeWindows {
   int64_t slide() const { return slide_; }
   int64_t offset() const { return offset_; }
   std::string to_string() const {
-    return "SlidingProcessingTimeWindows(" + std::to_string(size_) + ", " + std::to_string(slide_) + ")";
+    return "SlidingProcessingTimeWindows(" + std::to_string(size_) + ", " + std::to_string(slide_) +
+           ")";
   }
 
  private:
@@ -382,7 +408,8 @@ class DynamicEventTimeSessionWindows {
     if (gap <= 0) throw Error("Dynamic session time gap must satisfy 0 < gap");
     windows.push_back(TimeWindow{timestamp, timestamp + gap});
   }
-  void merge_windows(const std::vector<TimeWindow>& windows, const MergeCallback<TimeWindow>& callback) const {
+  void merge_windows(const std::vector<TimeWindow>& windows,
+                     const MergeCallback<TimeWindow>& callback) const {
     TimeWindow::merge_windows(windows, callback);
   }
   EventTimeTrigger default_trigger() const { return {}; }
@@ -411,11 +438,13 @@ class EventTimeSessionWindows {
   }
 
   template <class T>
-  void assign_windows(const T&, Timestamp timestamp, WindowAssignerContext&, std::vector<TimeWindow>& windows) const {
+  void assign_windows(const T&, Timestamp timestamp, WindowAssignerContext&,
+                      std::vector<TimeWindow>& windows) const {
     if (timestamp == kNoTimestamp) internal::throw_no_timestamp("EventTimeSessionWindows");
     windows.push_back(TimeWindow{timestamp, timestamp + gap_});
   }
-  void merge_windows(const std::vector<TimeWindow>& windows, const MergeCallback<TimeWindow>& callback) const {
+  void merge_windows(const std::vector<TimeWindow>& windows,
+                     const MergeCallback<TimeWindow>& callback) const {
     TimeWindow::merge_windows(windows, callback);
   }
   EventTimeTrigger default_trigger() const { return {}; }
@@ -442,7 +471,8 @@ class DynamicProcessingTimeSessionWindows {
     if (gap <= 0) throw Error("Dynamic session time gap must satisfy 0 < gap");
     windows.push_back(TimeWindow{now, now + gap});
   }
-  void merge_windows(const std::vector<TimeWindow>& windows, const MergeCallback<TimeWindow>& callback) const {
+  void merge_windows(const std::vector<TimeWindow>& windows,
+                     const MergeCallback<TimeWindow>& callback) const {
     TimeWindow::merge_windows(windows, callback);
   }
   ProcessingTimeTrigger default_trigger() const { return {}; }
@@ -461,7 +491,8 @@ class ProcessingTimeSessionWindows {
   template <class Rep, class Period>
   static ProcessingTimeSessionWindows with_gap(std::chrono::duration<Rep, Period> gap) {
     int64_t g = internal::to_millis(gap);
-    if (g <= 0) throw InvalidJobError("ProcessingTimeSessionWindows parameters must satisfy 0 < size");
+    if (g <= 0)
+      throw InvalidJobError("ProcessingTimeSessionWindows parameters must satisfy 0 < size");
     return ProcessingTimeSessionWindows(g);
   }
   template <class GapFn>
@@ -470,17 +501,21 @@ class ProcessingTimeSessionWindows {
   }
 
   template <class T>
-  void assign_windows(const T&, Timestamp, WindowAssignerContext& context, std::vector<TimeWindow>& windows) const {
+  void assign_windows(const T&, Timestamp, WindowAssignerContext& context,
+                      std::vector<TimeWindow>& windows) const {
     Timestamp now = context.current_processing_time();
     windows.push_back(TimeWindow{now, now + gap_});
   }
-  void merge_windows(const std::vector<TimeWindow>& windows, const MergeCallback<TimeWindow>& callback) const {
+  void merge_windows(const std::vector<TimeWindow>& windows,
+                     const MergeCallback<TimeWindow>& callback) const {
     TimeWindow::merge_windows(windows, callback);
   }
   ProcessingTimeTrigger default_trigger() const { return {}; }
   bool is_event_time() const { return false; }
   int64_t gap() const { return gap_; }
-  std::string to_string() const { return "ProcessingTimeSessionWindows(" + std::to_string(gap_) + ")"; }
+  std::string to_string() const {
+    return "ProcessingTimeSessionWindows(" + std::to_string(gap_) + ")";
+  }
 
  private:
   explicit ProcessingTimeSessionWindows(int64_t gap) : gap_(gap) {}
@@ -495,7 +530,8 @@ class GlobalWindows {
   static GlobalWindows create() { return {}; }
 
   template <class T>
-  void assign_windows(const T&, Timestamp, WindowAssignerContext&, std::vector<GlobalWindow>& windows) const {
+  void assign_windows(const T&, Timestamp, WindowAssignerContext&,
+                      std::vector<GlobalWindow>& windows) const {
     windows.push_back(GlobalWindow{});
   }
   NeverTrigger default_trigger() const { return {}; }
@@ -533,7 +569,8 @@ class AssignerAdapterBase : public Base {
 };
 
 template <class T, class A>
-class AssignerAdapter final : public AssignerAdapterBase<T, A, WindowAssigner<T, typename A::window_type>> {
+class AssignerAdapter final
+    : public AssignerAdapterBase<T, A, WindowAssigner<T, typename A::window_type>> {
  public:
   using AssignerAdapterBase<T, A, WindowAssigner<T, typename A::window_type>>::AssignerAdapterBase;
 };
@@ -544,13 +581,15 @@ class MergingAssignerAdapter final
  public:
   using W = typename A::window_type;
   using AssignerAdapterBase<T, A, MergingWindowAssigner<T, W>>::AssignerAdapterBase;
-  void merge_windows(const std::vector<W>& windows, const MergeCallback<W>& callback) const override {
+  void merge_windows(const std::vector<W>& windows,
+                     const MergeCallback<W>& callback) const override {
     this->impl_.merge_windows(windows, callback);
   }
 };
 
 template <class A>
-concept MergingAssignerObject = requires(const A& a, const std::vector<typename A::window_type>& windows,
+concept MergingAssignerObject = requires(const A& a,
+                                         const std::vector<typename A::window_type>& windows,
                                          const MergeCallback<typename A::window_type>& callback) {
   a.merge_windows(windows, callback);
 };
@@ -571,7 +610,8 @@ auto make_assigner(A assigner) {
   } else {
     using W = typename A::window_type;
     if constexpr (std::is_base_of_v<WindowAssigner<T, W>, A>) {
-      return std::shared_ptr<const WindowAssigner<T, W>>(std::make_shared<const A>(std::move(assigner)));
+      return std::shared_ptr<const WindowAssigner<T, W>>(
+          std::make_shared<const A>(std::move(assigner)));
     } else if constexpr (MergingAssignerObject<A>) {
       return std::shared_ptr<const WindowAssigner<T, W>>(
           std::make_shared<const MergingAssignerAdapter<T, A>>(std::move(assigner)));
@@ -587,7 +627,9 @@ auto make_assigner(A assigner) {
 
 template <>
 struct std::hash<eddy::TimeWindow> {
-  size_t operator()(const eddy::TimeWindow& w) const { return eddy::KeyHash<eddy::TimeWindow>{}(w); }
+  size_t operator()(const eddy::TimeWindow& w) const {
+    return eddy::KeyHash<eddy::TimeWindow>{}(w);
+  }
 };
 template <>
 struct std::hash<eddy::GlobalWindow> {

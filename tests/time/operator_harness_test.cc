@@ -1,5 +1,7 @@
 // The operator test harness itself: records, watermarks, side outputs, processing time,
 // keyed state, and the two-input variant.
+#include "eddy/testing/operator_harness.h"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -11,7 +13,6 @@
 #include "eddy/keyed_state_backend.h"
 #include "eddy/operator.h"
 #include "eddy/state.h"
-#include "eddy/testing/operator_harness.h"
 #include "eddy/timers.h"
 #include "test_util.h"
 
@@ -25,7 +26,8 @@ class Doubler final : public OneInputOperator<int64_t, int64_t> {
  public:
   void open(RuntimeContext& context) override {
     OperatorBase::open(context);
-    if (context.keyed_state_backend() != nullptr) count_ = &context.get_state(ValueStateDescriptor<int64_t>("count"));
+    if (context.keyed_state_backend() != nullptr)
+      count_ = &context.get_state(ValueStateDescriptor<int64_t>("count"));
   }
   void process(int64_t&& value, Timestamp timestamp) override {
     if (count_ != nullptr) {
@@ -35,9 +37,8 @@ class Doubler final : public OneInputOperator<int64_t, int64_t> {
     }
     if (value % 2 != 0) emit_side(std::string("odd"), std::to_string(value), timestamp);
     if (value == 100) {
-      context().processing_time_service().register_timer(timestamp, [this](Timestamp now) {
-        out().emit(-now, kNoTimestamp);
-      });
+      context().processing_time_service().register_timer(
+          timestamp, [this](Timestamp now) { out().emit(-now, kNoTimestamp); });
     }
     out().emit(value * 2, timestamp);
   }
@@ -63,7 +64,8 @@ TEST(OperatorHarnessTest, RecordsOutputsWatermarksAndSideOutputs) {
   EXPECT_EQ(h.output(), (std::vector<StreamRecord<int64_t>>{{2, 10}, {4, 11}, {6, kNoTimestamp}}));
   EXPECT_EQ(h.output_values(), (std::vector<int64_t>{2, 4, 6}));
   EXPECT_EQ(h.watermarks(), (std::vector<Timestamp>{11}));
-  EXPECT_EQ(h.side_output(odd), (std::vector<StreamRecord<std::string>>{{"1", 10}, {"3", kNoTimestamp}}));
+  EXPECT_EQ(h.side_output(odd),
+            (std::vector<StreamRecord<std::string>>{{"1", 10}, {"3", kNoTimestamp}}));
   EXPECT_EQ(h.metrics().records_in, 3u);
   EXPECT_EQ(h.take_output().size(), 3u);
   EXPECT_TRUE(h.output().empty());
@@ -73,7 +75,8 @@ TEST(OperatorHarnessTest, RecordsOutputsWatermarksAndSideOutputs) {
 }
 
 TEST(OperatorHarnessTest, ProcessingTimeCallbacksRunWhenTheClockReachesThem) {
-  OneInputOperatorHarness<int64_t, int64_t> h(std::make_unique<Doubler>(), {.initial_processing_time = 5});
+  OneInputOperatorHarness<int64_t, int64_t> h(std::make_unique<Doubler>(),
+                                              {.initial_processing_time = 5});
   EXPECT_EQ(h.processing_time(), 5);
   h.process_element(100, 20);  // callback at 20
   h.process_element(100, 12);  // callback at 12
@@ -130,8 +133,12 @@ TEST_P(HarnessBackendTest, KeyedOperatorsGetTheConfiguredBackend) {
 // Emits "1:<v>" / "2:<v>" and, on each watermark, "wm:<w>".
 class Tagger final : public TwoInputOperator<int, std::string, std::string> {
  public:
-  void process_first(int&& value, Timestamp timestamp) override { out().emit("1:" + std::to_string(value), timestamp); }
-  void process_second(std::string&& value, Timestamp timestamp) override { out().emit("2:" + value, timestamp); }
+  void process_first(int&& value, Timestamp timestamp) override {
+    out().emit("1:" + std::to_string(value), timestamp);
+  }
+  void process_second(std::string&& value, Timestamp timestamp) override {
+    out().emit("2:" + value, timestamp);
+  }
   void process_watermark(Timestamp watermark, int) override {
     out().emit("wm:" + std::to_string(watermark), watermark);
     OperatorBase::process_watermark(watermark, 0);

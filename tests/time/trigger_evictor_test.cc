@@ -28,7 +28,8 @@ using Timers = std::set<std::pair<Timestamp, std::string>>;  // (time, window na
 class FakeTriggerContext final : public OnMergeContext {
  public:
   FakeTriggerContext()
-      : backend_(create_keyed_state_backend(StateBackendOptions{}, KeyGroupRange{0, 127}, 128, clock_, "test", 0)),
+      : backend_(create_keyed_state_backend(StateBackendOptions{}, KeyGroupRange{0, 127}, 128,
+                                            clock_, "test", 0)),
         store_(*backend_) {
     backend_->set_current_key(key_, 0);
   }
@@ -163,9 +164,10 @@ TEST(TriggerTest, CountTriggerCountsPerWindowAndMergesCounts) {
   trigger.on_merge(c, ctx);
   EXPECT_EQ(trigger.on_element(1, 0, c, ctx), kFire);
   ctx.set_window(a);
-  EXPECT_FALSE(ctx.get_partitioned_state(ReducingStateDescriptor<int64_t>("count", [](const int64_t& x, const int64_t& y) {
-                     return x + y;
-                   })).get());
+  EXPECT_FALSE(ctx
+                   .get_partitioned_state(ReducingStateDescriptor<int64_t>(
+                       "count", [](const int64_t& x, const int64_t& y) { return x + y; }))
+                   .get());
   EXPECT_THROW(CountTrigger::of(0), InvalidJobError);
   EXPECT_EQ(trigger.to_string(), "CountTrigger(3)");
 }
@@ -209,7 +211,7 @@ TEST(TriggerTest, ContinuousEventTimeTrigger) {
   EXPECT_EQ(ctx.event_times(), (std::set<Timestamp>{10, 34}));
   EXPECT_EQ(trigger.on_element(1, 7, w, ctx), kContinue);
   EXPECT_EQ(ctx.event_times(), (std::set<Timestamp>{10, 34}));
-  EXPECT_EQ(trigger.on_event_time(10, w, ctx), kFire);  // next at 20
+  EXPECT_EQ(trigger.on_event_time(10, w, ctx), kFire);              // next at 20
   EXPECT_EQ(ctx.event_times(), (std::set<Timestamp>{10, 20, 34}));  // 10 fired in the real service
   EXPECT_EQ(trigger.on_event_time(15, w, ctx), kContinue);
   EXPECT_EQ(trigger.on_event_time(20, w, ctx), kFire);

@@ -114,7 +114,8 @@ TEST(AssignerTest, TumblingProcessingTimeWindowsUseTheClock) {
   EXPECT_EQ(assign(tumbling, /*timestamp=*/999, /*now=*/15), (Windows{{12, 22}}));
   EXPECT_EQ(assign(tumbling, kNoTimestamp, 11), (Windows{{2, 12}}));
   EXPECT_FALSE(tumbling.is_event_time());
-  EXPECT_THROW(TumblingProcessingTimeWindows::of(milliseconds(10), milliseconds(11)), InvalidJobError);
+  EXPECT_THROW(TumblingProcessingTimeWindows::of(milliseconds(10), milliseconds(11)),
+               InvalidJobError);
 }
 
 TEST(AssignerTest, SlidingEventTimeWindowsLatestFirst) {
@@ -132,7 +133,8 @@ TEST(AssignerTest, SlidingEventTimeWindowsLatestFirst) {
   EXPECT_THROW(assign(sliding, kNoTimestamp), Error);
   EXPECT_THROW(SlidingEventTimeWindows::of(milliseconds(10), milliseconds(0)), InvalidJobError);
   EXPECT_THROW(SlidingEventTimeWindows::of(milliseconds(0), milliseconds(5)), InvalidJobError);
-  EXPECT_THROW(SlidingEventTimeWindows::of(milliseconds(10), milliseconds(5), milliseconds(5)), InvalidJobError);
+  EXPECT_THROW(SlidingEventTimeWindows::of(milliseconds(10), milliseconds(5), milliseconds(5)),
+               InvalidJobError);
   EXPECT_EQ(sliding.to_string(), "SlidingEventTimeWindows(10, 3)");
 }
 
@@ -160,7 +162,8 @@ TEST(AssignerTest, DynamicSessionGaps) {
   EXPECT_EQ(windows, (Windows{{100, 110}}));
   windows.clear();
   EXPECT_THROW(by_value.assign_windows(-3, 100, context, windows), Error);
-  auto as_duration = ProcessingTimeSessionWindows::with_dynamic_gap([](int v) { return seconds(v); });
+  auto as_duration =
+      ProcessingTimeSessionWindows::with_dynamic_gap([](int v) { return seconds(v); });
   windows.clear();
   FixedTime later(50);
   as_duration.assign_windows(2, kNoTimestamp, later, windows);
@@ -169,8 +172,11 @@ TEST(AssignerTest, DynamicSessionGaps) {
 
 TEST(AssignerTest, MergeWindowsGroupsOverlappingAndTouchingWindows) {
   std::vector<std::pair<Windows, TimeWindow>> merges;
-  auto record = [&](const Windows& merged, const TimeWindow& result) { merges.emplace_back(merged, result); };
-  TimeWindow::merge_windows({{10, 20}, {0, 5}, {18, 25}, {5, 8}, {30, 40}, {40, 41}, {50, 60}}, record);
+  auto record = [&](const Windows& merged, const TimeWindow& result) {
+    merges.emplace_back(merged, result);
+  };
+  TimeWindow::merge_windows({{10, 20}, {0, 5}, {18, 25}, {5, 8}, {30, 40}, {40, 41}, {50, 60}},
+                            record);
   // {0,5} and {5,8} touch; {10,20} and {18,25} overlap; {30,40} and {40,41} touch; {50,60}
   // stays alone.
   ASSERT_EQ(merges.size(), 3u);
@@ -202,7 +208,8 @@ TEST(AssignerTest, GlobalWindows) {
 
 TEST(AssignerTest, AdaptersTypeTheBuiltInAssigners) {
   auto tumbling = internal::make_assigner<int>(TumblingEventTimeWindows::of(milliseconds(10)));
-  static_assert(std::is_same_v<decltype(tumbling), std::shared_ptr<const WindowAssigner<int, TimeWindow>>>);
+  static_assert(
+      std::is_same_v<decltype(tumbling), std::shared_ptr<const WindowAssigner<int, TimeWindow>>>);
   using Merging = MergingWindowAssigner<int, TimeWindow>;
   EXPECT_EQ(dynamic_cast<const Merging*>(tumbling.get()), nullptr);
   EXPECT_EQ(tumbling->default_trigger()->to_string(), "EventTimeTrigger()");
@@ -210,7 +217,9 @@ TEST(AssignerTest, AdaptersTypeTheBuiltInAssigners) {
   EXPECT_NE(dynamic_cast<const Merging*>(sessions.get()), nullptr);
   auto global = internal::make_assigner<int>(GlobalWindows::create());
   EXPECT_EQ(global->default_trigger()->to_string(), "NeverTrigger()");
-  EXPECT_EQ(internal::make_assigner<int>(TumblingProcessingTimeWindows::of(milliseconds(1)))->default_trigger()->to_string(),
+  EXPECT_EQ(internal::make_assigner<int>(TumblingProcessingTimeWindows::of(milliseconds(1)))
+                ->default_trigger()
+                ->to_string(),
             "ProcessingTimeTrigger()");
 }
 

@@ -26,11 +26,14 @@ using std::chrono::milliseconds;
 using Strings = std::vector<std::string>;
 
 // Counts the elements of a window: (key, count).
-class CountAggregate final : public AggregateFunction<Event, int64_t, std::pair<std::string, int64_t>> {
+class CountAggregate final
+    : public AggregateFunction<Event, int64_t, std::pair<std::string, int64_t>> {
  public:
   int64_t create_accumulator() const override { return 0; }
   int64_t add(const Event&, int64_t acc) const override { return acc + 1; }
-  std::pair<std::string, int64_t> get_result(const int64_t& acc) const override { return {"n", acc}; }
+  std::pair<std::string, int64_t> get_result(const int64_t& acc) const override {
+    return {"n", acc};
+  }
   int64_t merge(int64_t a, const int64_t& b) const override { return a + b; }
 };
 
@@ -39,8 +42,10 @@ class ListWindow final : public ProcessWindowFunction<Event, std::string, std::s
  public:
   void process(const std::string& key, Context& context, std::span<const Event> elements,
                Collector<std::string>& out) override {
-    std::string s = key + "[" + std::to_string(context.window().start) + "," + std::to_string(context.window().end) + "):";
-    for (size_t i = 0; i < elements.size(); ++i) s += (i > 0 ? "," : "") + std::to_string(elements[i].value);
+    std::string s = key + "[" + std::to_string(context.window().start) + "," +
+                    std::to_string(context.window().end) + "):";
+    for (size_t i = 0; i < elements.size(); ++i)
+      s += (i > 0 ? "," : "") + std::to_string(elements[i].value);
     out.collect(s);
   }
 };
@@ -158,13 +163,16 @@ TEST_P(WindowOperatorTest, AllowedLatenessKeepsStateUntilCleanupThenStartsOver) 
 
 TEST_P(WindowOperatorTest, SlidingWindowsAggregate) {
   auto builder = window_builder(SlidingEventTimeWindows::of(milliseconds(10), milliseconds(5)));
-  OneInputOperatorHarness<Event, std::pair<std::string, int64_t>> h(builder.aggregate(CountAggregate{}), options());
+  OneInputOperatorHarness<Event, std::pair<std::string, int64_t>> h(
+      builder.aggregate(CountAggregate{}), options());
   h.process_element({"a", 1}, 1);   // [-5, 5) [0, 10)
   h.process_element({"a", 1}, 7);   // [0, 10) [5, 15)
   h.process_element({"a", 1}, 12);  // [5, 15) [10, 20)
   h.process_watermark(100);
   std::vector<std::string> got;
-  for (const auto& r : h.output()) got.push_back(r.value.first + std::to_string(r.value.second) + "@" + std::to_string(r.timestamp));
+  for (const auto& r : h.output())
+    got.push_back(r.value.first + std::to_string(r.value.second) + "@" +
+                  std::to_string(r.timestamp));
   EXPECT_EQ(got, (Strings{"n1@4", "n2@9", "n2@14", "n1@19"}));
 }
 
@@ -181,7 +189,8 @@ TEST_P(WindowOperatorTest, ProcessWindowFunctionSeesKeyWindowAndAllElements) {
 
 // Counts firings per window (window state) and per key (global state); emits
 // "key w=<window firings> g=<key firings> sum=<sum>".
-class FiringCounter final : public ProcessWindowFunction<Event, std::string, std::string, TimeWindow> {
+class FiringCounter final
+    : public ProcessWindowFunction<Event, std::string, std::string, TimeWindow> {
  public:
   void process(const std::string& key, Context& context, std::span<const Event> elements,
                Collector<std::string>& out) override {
@@ -191,8 +200,8 @@ class FiringCounter final : public ProcessWindowFunction<Event, std::string, std
     in_key.update(in_key.value_or(0) + 1);
     int64_t sum = 0;
     for (const Event& e : elements) sum += e.value;
-    out.collect(key + " w=" + std::to_string(*in_window.value()) + " g=" + std::to_string(*in_key.value()) +
-                " sum=" + std::to_string(sum));
+    out.collect(key + " w=" + std::to_string(*in_window.value()) +
+                " g=" + std::to_string(*in_key.value()) + " sum=" + std::to_string(sum));
     if (sum > 100) context.output(big_, sum);
   }
   void clear(Context& context) override {
@@ -221,20 +230,23 @@ TEST_P(WindowOperatorTest, WindowFunctionStateAndSideOutputs) {
   EXPECT_EQ(*cleared, 1);  // [0, 10) cleaned up at 19
   h.process_watermark(29);
   EXPECT_EQ(*cleared, 2);
-  EXPECT_EQ(describe(h.output()), (Strings{"a w=1 g=1 sum=1@9", "a w=1 g=3 sum=3@19", "a w=2 g=2 sum=201@9"}));
+  EXPECT_EQ(describe(h.output()),
+            (Strings{"a w=1 g=1 sum=1@9", "a w=1 g=3 sum=3@19", "a w=2 g=2 sum=201@9"}));
   ASSERT_EQ(h.side_output(fn.big_).size(), 1u);
   EXPECT_EQ(h.side_output(fn.big_)[0], (StreamRecord<int64_t>{201, 9}));
 }
 
 TEST_P(WindowOperatorTest, ReduceWithWindowFunctionGetsTheReduction) {
   auto builder = window_builder(TumblingEventTimeWindows::of(milliseconds(10)));
-  auto fn = internal::LambdaProcessWindowFunction<Event, std::string, std::string, TimeWindow,
-                                                  std::function<void(const std::string&, ProcessWindowContext<TimeWindow>&,
-                                                                     std::span<const Event>, Collector<std::string>&)>>(
-      [](const std::string& key, ProcessWindowContext<TimeWindow>& context, std::span<const Event> elements,
-         Collector<std::string>& out) {
+  auto fn = internal::LambdaProcessWindowFunction<
+      Event, std::string, std::string, TimeWindow,
+      std::function<void(const std::string&, ProcessWindowContext<TimeWindow>&,
+                         std::span<const Event>, Collector<std::string>&)>>(
+      [](const std::string& key, ProcessWindowContext<TimeWindow>& context,
+         std::span<const Event> elements, Collector<std::string>& out) {
         ASSERT_EQ(elements.size(), 1u);
-        out.collect(key + "=" + std::to_string(elements[0].value) + " until " + std::to_string(context.window().end));
+        out.collect(key + "=" + std::to_string(elements[0].value) + " until " +
+                    std::to_string(context.window().end));
       });
   OneInputOperatorHarness<Event, std::string> h(builder.reduce(sum_events, fn), options());
   h.process_element({"a", 1}, 1);
@@ -246,10 +258,10 @@ TEST_P(WindowOperatorTest, ReduceWithWindowFunctionGetsTheReduction) {
 TEST_P(WindowOperatorTest, SessionWindowsMergeAndARecordCanBridgeTwoSessions) {
   auto builder = window_builder(EventTimeSessionWindows::with_gap(milliseconds(10)));
   OneInputOperatorHarness<Event, std::string> h(builder.process(ListWindow{}), options());
-  h.process_element({"a", 1}, 1);    // [1, 11)
-  h.process_element({"a", 2}, 15);   // [15, 25): a gap of 14
-  h.process_element({"b", 7}, 5);    // other key
-  h.process_element({"a", 3}, 8);    // [8, 18) bridges both: [1, 25)
+  h.process_element({"a", 1}, 1);   // [1, 11)
+  h.process_element({"a", 2}, 15);  // [15, 25): a gap of 14
+  h.process_element({"b", 7}, 5);   // other key
+  h.process_element({"a", 3}, 8);   // [8, 18) bridges both: [1, 25)
   h.process_watermark(23);
   EXPECT_EQ(describe(h.take_output()), (Strings{"b[5,15):7@14"}));
   h.process_watermark(24);
@@ -259,9 +271,9 @@ TEST_P(WindowOperatorTest, SessionWindowsMergeAndARecordCanBridgeTwoSessions) {
 TEST_P(WindowOperatorTest, SessionWindowsTouchingWindowsMerge) {
   auto builder = window_builder(EventTimeSessionWindows::with_gap(milliseconds(10)));
   OneInputOperatorHarness<Event, Event> h(builder.reduce(sum_events), options());
-  h.process_element({"a", 1}, 0);    // [0, 10)
-  h.process_element({"a", 2}, 10);   // [10, 20) touches: [0, 20)
-  h.process_element({"a", 4}, 21);   // [21, 31): separate
+  h.process_element({"a", 1}, 0);   // [0, 10)
+  h.process_element({"a", 2}, 10);  // [10, 20) touches: [0, 20)
+  h.process_element({"a", 4}, 21);  // [21, 31): separate
   h.process_watermark(100);
   EXPECT_EQ(describe(h.output()), (Strings{"a:3@19", "a:4@30"}));
 }
@@ -269,24 +281,26 @@ TEST_P(WindowOperatorTest, SessionWindowsTouchingWindowsMerge) {
 TEST_P(WindowOperatorTest, SessionWindowsWithAggregateAndLateMerges) {
   auto builder = window_builder(EventTimeSessionWindows::with_gap(milliseconds(5)));
   builder.set_allowed_lateness(20);
-  OneInputOperatorHarness<Event, std::pair<std::string, int64_t>> h(builder.aggregate(CountAggregate{}), options());
-  h.process_element({"a", 0}, 0);    // [0, 5)
-  h.process_element({"a", 0}, 3);    // [0, 8)
+  OneInputOperatorHarness<Event, std::pair<std::string, int64_t>> h(
+      builder.aggregate(CountAggregate{}), options());
+  h.process_element({"a", 0}, 0);  // [0, 5)
+  h.process_element({"a", 0}, 3);  // [0, 8)
   h.process_watermark(7);
   ASSERT_EQ(h.output().size(), 1u);
   EXPECT_EQ(h.output()[0], (StreamRecord<std::pair<std::string, int64_t>>{{"n", 2}, 7}));
-  h.process_element({"a", 0}, 6);   // late: [6, 11) merges into [0, 11), which is not late yet
+  h.process_element({"a", 0}, 6);  // late: [6, 11) merges into [0, 11), which is not late yet
   h.process_watermark(10);
   ASSERT_EQ(h.output().size(), 2u);
   EXPECT_EQ(h.output()[1], (StreamRecord<std::pair<std::string, int64_t>>{{"n", 3}, 10}));
 }
 
 TEST_P(WindowOperatorTest, DynamicSessionGaps) {
-  auto builder = window_builder(EventTimeSessionWindows::with_dynamic_gap([](const Event& e) { return e.value; }));
+  auto builder = window_builder(
+      EventTimeSessionWindows::with_dynamic_gap([](const Event& e) { return e.value; }));
   OneInputOperatorHarness<Event, Event> h(builder.reduce(sum_events), options());
-  h.process_element({"a", 3}, 0);    // [0, 3)
-  h.process_element({"a", 10}, 5);   // [5, 15)
-  h.process_element({"a", 2}, 14);   // [14, 16) -> [5, 16)
+  h.process_element({"a", 3}, 0);   // [0, 3)
+  h.process_element({"a", 10}, 5);  // [5, 15)
+  h.process_element({"a", 2}, 14);  // [14, 16) -> [5, 16)
   h.process_watermark(100);
   EXPECT_EQ(describe(h.output()), (Strings{"a:12@15", "a:3@2"}));
 }
@@ -316,7 +330,8 @@ TEST_P(WindowOperatorTest, CountWindowTumbling) {
 
 class Values final : public ProcessWindowFunction<Event, std::string, std::string, GlobalWindow> {
  public:
-  void process(const std::string& key, Context&, std::span<const Event> elements, Collector<std::string>& out) override {
+  void process(const std::string& key, Context&, std::span<const Event> elements,
+               Collector<std::string>& out) override {
     std::string s = key + ":";
     for (const Event& e : elements) s += std::to_string(e.value) + " ";
     out.collect(s);
@@ -426,7 +441,8 @@ TEST_P(WindowOperatorTest, EvictingReduceAndAggregateRunAtFireTime) {
     auto builder = window_builder(GlobalWindows::create());
     builder.set_evictor(CountEvictor::of(2, /*do_evict_after=*/true));
     builder.set_trigger(CountTrigger::of(2));
-    OneInputOperatorHarness<Event, std::pair<std::string, int64_t>> h(builder.aggregate(CountAggregate{}), options());
+    OneInputOperatorHarness<Event, std::pair<std::string, int64_t>> h(
+        builder.aggregate(CountAggregate{}), options());
     for (int i = 1; i <= 4; ++i) h.process_element({"a", i}, i);
     // fire at 2: 2 elements (evicted after to 2); fire at 4: 2 kept + 2 new = 4 elements.
     ASSERT_EQ(h.output().size(), 2u);
@@ -438,7 +454,8 @@ TEST_P(WindowOperatorTest, EvictingReduceAndAggregateRunAtFireTime) {
 // Fires on an element with value 0; purges on value -1 (a typed Trigger<T, W>).
 class MarkerTrigger final : public Trigger<Event, TimeWindow> {
  public:
-  TriggerResult on_element(const Event& element, Timestamp, const TimeWindow&, TriggerContext&) const override {
+  TriggerResult on_element(const Event& element, Timestamp, const TimeWindow&,
+                           TriggerContext&) const override {
     if (element.value == 0) return TriggerResult::kFire;
     if (element.value == -1) return TriggerResult::kPurge;
     return TriggerResult::kContinue;
@@ -457,12 +474,12 @@ TEST_P(WindowOperatorTest, CustomTriggerFiresAndPurges) {
   builder.set_trigger(MarkerTrigger{});
   OneInputOperatorHarness<Event, Event> h(builder.reduce(sum_events), options());
   h.process_element({"a", 5}, 1);
-  h.process_element({"a", 0}, 2);   // fire: 5
+  h.process_element({"a", 0}, 2);  // fire: 5
   h.process_element({"a", 1}, 3);
   h.process_element({"a", -1}, 4);  // purge
   h.process_element({"a", 7}, 5);
-  h.process_element({"a", 0}, 6);   // fire: 7
-  h.process_watermark(1000);        // the window's end: the trigger does not fire then
+  h.process_element({"a", 0}, 6);  // fire: 7
+  h.process_watermark(1000);       // the window's end: the trigger does not fire then
   EXPECT_EQ(describe(h.output()), (Strings{"a:5@99", "a:7@99"}));
 }
 
@@ -497,7 +514,8 @@ TEST_P(WindowOperatorTest, ManyKeysAndWindowsInterleaved) {
   }
   h.process_watermark(kMaxWatermark);
   std::vector<std::string> want;
-  for (const auto& [k, sum] : expected) want.push_back(k.first + ":" + std::to_string(sum) + "@" + std::to_string(k.second));
+  for (const auto& [k, sum] : expected)
+    want.push_back(k.first + ":" + std::to_string(sum) + "@" + std::to_string(k.second));
   std::sort(want.begin(), want.end());
   EXPECT_EQ(describe(h.output()), want);
   EXPECT_EQ(h.metrics().records_dropped_late, 0u);
@@ -510,7 +528,8 @@ size_t state_entries(H& h) {
 }
 
 // Sums per window, and counts its firings in window state (a window function's state).
-class SumWithWindowState final : public ProcessWindowFunction<Event, std::string, std::string, TimeWindow> {
+class SumWithWindowState final
+    : public ProcessWindowFunction<Event, std::string, std::string, TimeWindow> {
  public:
   void process(const std::string& key, Context& context, std::span<const Event> elements,
                Collector<std::string>& out) override {

@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "eddy/evictors.h"
+#include "eddy/internal/window_operator.h"
 #include "eddy/serializer.h"
 #include "eddy/testing/operator_harness.h"
 #include "eddy/triggers.h"
 #include "eddy/window_functions.h"
 #include "eddy/windows.h"
-#include "eddy/internal/window_operator.h"
 #include "test_util.h"
 
 namespace eddy::testing {
@@ -27,7 +27,9 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
-inline std::ostream& operator<<(std::ostream& os, const Event& e) { return os << e.key << ":" << e.value; }
+inline std::ostream& operator<<(std::ostream& os, const Event& e) {
+  return os << e.key << ":" << e.value;
+}
 
 struct KeyOf {
   std::string operator()(const Event& e) const { return e.key; }
@@ -43,7 +45,8 @@ inline Event sum_events(Event a, const Event& b) {
 template <class T, class F>
 std::vector<std::string> describe(const std::vector<StreamRecord<T>>& records, F text) {
   std::vector<std::string> out;
-  for (const auto& record : records) out.push_back(text(record.value) + "@" + std::to_string(record.timestamp));
+  for (const auto& record : records)
+    out.push_back(text(record.value) + "@" + std::to_string(record.timestamp));
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -57,7 +60,8 @@ inline std::vector<std::string> describe(const std::vector<StreamRecord<std::str
 template <class A>
 auto window_builder(A assigner) {
   using W = typename decltype(internal::make_assigner<Event>(assigner))::element_type::window_type;
-  return internal::WindowOperatorBuilder<Event, KeyOf, W>(internal::make_assigner<Event>(std::move(assigner)), KeyOf{});
+  return internal::WindowOperatorBuilder<Event, KeyOf, W>(
+      internal::make_assigner<Event>(std::move(assigner)), KeyOf{});
 }
 
 // Harness options for a keyed operator on backend `kind`, with RocksDB under `dir`.

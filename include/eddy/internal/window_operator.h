@@ -38,6 +38,7 @@
 #include "eddy/error.h"
 #include "eddy/evictors.h"
 #include "eddy/functions.h"
+#include "eddy/internal/timer_service.h"
 #include "eddy/key.h"
 #include "eddy/keyed_state_backend.h"
 #include "eddy/keyed_state_store.h"
@@ -48,7 +49,6 @@
 #include "eddy/triggers.h"
 #include "eddy/window_functions.h"
 #include "eddy/windows.h"
-#include "eddy/internal/timer_service.h"
 
 namespace eddy::internal {
 
@@ -62,7 +62,8 @@ inline const std::string& no_namespace() {
 }
 
 inline Timestamp saturating_add(Timestamp a, int64_t b) {
-  if (b > 0 && a > std::numeric_limits<Timestamp>::max() - b) return std::numeric_limits<Timestamp>::max();
+  if (b > 0 && a > std::numeric_limits<Timestamp>::max() - b)
+    return std::numeric_limits<Timestamp>::max();
   return a + b;
 }
 
@@ -141,7 +142,8 @@ T call_reduce(F& fn, T acc, const T& value) {
 template <class A>
 using AccumulatorOf = std::decay_t<decltype(std::declval<const A&>().create_accumulator())>;
 template <class A>
-using AggregateResultOf = std::decay_t<decltype(std::declval<const A&>().get_result(std::declval<const AccumulatorOf<A>&>()))>;
+using AggregateResultOf = std::decay_t<decltype(std::declval<const A&>().get_result(
+    std::declval<const AccumulatorOf<A>&>()))>;
 
 // ---- Contents: how a window's elements are kept, and evaluated when it fires ----
 //
@@ -153,10 +155,12 @@ template <class T, class ReduceFn, class Stage>
 class ReduceContents {
  public:
   using output_type = typename Stage::output_type;
-  static_assert(std::is_same_v<typename Stage::input_type, T>,
-                "reduce(fn, window_fn): the window function's input type must be the stream's type");
+  static_assert(
+      std::is_same_v<typename Stage::input_type, T>,
+      "reduce(fn, window_fn): the window function's input type must be the stream's type");
 
-  ReduceContents(ReduceFn reduce, Stage stage) : reduce_(std::move(reduce)), stage_(std::move(stage)) {}
+  ReduceContents(ReduceFn reduce, Stage stage)
+      : reduce_(std::move(reduce)), stage_(std::move(stage)) {}
   void open(RuntimeContext& context, KeyedStateBackend& backend) {
     state_ = &backend.get_state(ValueStateDescriptor<T>(kWindowContentsState));
     open_function(reduce_, context);
@@ -203,7 +207,8 @@ class ReduceContents {
     if (!merged) return;
     scope.use_namespace(target);
     std::optional<T> current = state_->value();
-    state_->update(current ? call_reduce(reduce_, std::move(*current), *merged) : std::move(*merged));
+    state_->update(current ? call_reduce(reduce_, std::move(*current), *merged)
+                           : std::move(*merged));
   }
   template <class Scope>
   void clear_function(Scope& scope) {
@@ -224,7 +229,8 @@ class AggregateContents {
   using Acc = AccumulatorOf<Agg>;
   using output_type = typename Stage::output_type;
   static_assert(std::is_same_v<typename Stage::input_type, AggregateResultOf<Agg>>,
-                "aggregate(fn, window_fn): the window function's input type must be the aggregate's result type");
+                "aggregate(fn, window_fn): the window function's input type must be the "
+                "aggregate's result type");
 
   AggregateContents(Agg agg, Stage stage) : agg_(std::move(agg)), stage_(std::move(stage)) {}
   void open(RuntimeContext& context, KeyedStateBackend& backend) {
@@ -476,7 +482,9 @@ class MergingWindowSet {
     return nullptr;
   }
   void retire_window(const W& window) {
-    if (!remove(window)) throw std::logic_error("window " + window_string(window) + " is not in the in-flight window set");
+    if (!remove(window))
+      throw std::logic_error("window " + window_string(window) +
+                             " is not in the in-flight window set");
   }
   const std::vector<std::pair<W, W>>& mapping() const { return mapping_; }
 
@@ -507,18 +515,21 @@ class MergingWindowSet {
       }
       // The state of one of the merged windows becomes the merge result's.
       const W* first_state = state_window(merged_windows.front());
-      if (first_state == nullptr) throw std::logic_error("merging windows: a merged window has no state window");
+      if (first_state == nullptr)
+        throw std::logic_error("merging windows: a merged window has no state window");
       W merged_state_window = *first_state;
       std::vector<W> merged_state_windows;
       for (const W& merged : merged_windows) {
         if (auto state = remove(merged)) merged_state_windows.push_back(*state);
       }
       put(merge_result, merged_state_window);
-      auto same = std::find(merged_state_windows.begin(), merged_state_windows.end(), merged_state_window);
+      auto same =
+          std::find(merged_state_windows.begin(), merged_state_windows.end(), merged_state_window);
       if (same != merged_state_windows.end()) merged_state_windows.erase(same);
       // Nothing to merge when a pre-existing window merely absorbed the new one.
       bool absorbed = merged_windows.size() == 1 && merged_windows.front() == merge_result;
-      if (!absorbed) merge(merge_result, merged_windows, *state_window(merge_result), merged_state_windows);
+      if (!absorbed)
+        merge(merge_result, merged_windows, *state_window(merge_result), merged_state_windows);
     }
     if (results.empty() || (result_window == new_window && !merged_new_window)) {
       put(result_window, result_window);
@@ -566,7 +577,8 @@ struct WindowSpec {
 };
 
 template <class T, class KeySelector, class W, class Contents>
-class WindowOperator final : public OneInputOperator<T, typename Contents::output_type>, private Triggerable {
+class WindowOperator final : public OneInputOperator<T, typename Contents::output_type>,
+                             private Triggerable {
  public:
   using K = ResultOf<KeySelector, const T&>;
   using Out = typename Contents::output_type;
@@ -592,15 +604,18 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
     group_mask_ = std::has_single_bit(static_cast<uint32_t>(max_parallelism_))
                       ? static_cast<uint32_t>(max_parallelism_) - 1
                       : 0;
-    timers_ = std::make_unique<InternalTimerService>(kWindowTimers, *backend_, context.processing_time_service(),
+    timers_ = std::make_unique<InternalTimerService>(kWindowTimers, *backend_,
+                                                     context.processing_time_service(),
                                                      static_cast<Triggerable&>(*this));
     trigger_store_ = std::make_unique<KeyedStateStore>(*backend_);
     window_store_ = std::make_unique<KeyedStateStore>(*backend_);
     global_store_ = std::make_unique<KeyedStateStore>(*backend_);
     global_store_->set_namespace(&no_namespace());
     if (merging_ != nullptr) {
-      window_store_->set_unsupported("window_state(): per-window state is not allowed when using merging windows");
-      merging_state_ = &backend_->get_list_state(ListStateDescriptor<std::pair<W, W>>(kMergingWindowSetState));
+      window_store_->set_unsupported(
+          "window_state(): per-window state is not allowed when using merging windows");
+      merging_state_ =
+          &backend_->get_list_state(ListStateDescriptor<std::pair<W, W>>(kMergingWindowSetState));
     }
     collector_.reset(&this->out(), kNoTimestamp);
     contents_.open(context, *backend_);
@@ -616,7 +631,8 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
     key_of_record_ = true;
     windows_.clear();
     assigner_->assign_windows(value, timestamp, assigner_context_, windows_);
-    bool handled = merging_ == nullptr ? add_to_windows(value, timestamp) : add_to_merging_windows(value, timestamp);
+    bool handled = merging_ == nullptr ? add_to_windows(value, timestamp)
+                                       : add_to_merging_windows(value, timestamp);
     // An element that no window took because all were late.
     if (!handled && is_element_late(timestamp)) {
       if (late_tag_) {
@@ -670,7 +686,9 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
       ns_ = &ns;
       op_.trigger_store_->set_namespace(&ns);
     }
-    Timestamp current_processing_time() const override { return op_.timers_->current_processing_time(); }
+    Timestamp current_processing_time() const override {
+      return op_.timers_->current_processing_time();
+    }
     Timestamp current_watermark() const override { return op_.timers_->current_watermark(); }
     void register_event_time_timer(Timestamp time) override {
       if (op_.event_time_ && op_.is_known_cleanup_timer(time)) return;
@@ -708,7 +726,9 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
    public:
     explicit ProcessContextImpl(WindowOperator& op) : op_(op) {}
     const W& window() const override { return *op_.fire_window_; }
-    Timestamp current_processing_time() const override { return op_.timers_->current_processing_time(); }
+    Timestamp current_processing_time() const override {
+      return op_.timers_->current_processing_time();
+    }
     Timestamp current_watermark() const override { return op_.timers_->current_watermark(); }
     KeyedStateStore& window_state() override { return *op_.window_store_; }
     KeyedStateStore& global_state() override { return *op_.global_store_; }
@@ -723,7 +743,9 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
   class EvictorContextImpl final : public EvictorContext {
    public:
     explicit EvictorContextImpl(WindowOperator& op) : op_(op) {}
-    Timestamp current_processing_time() const override { return op_.timers_->current_processing_time(); }
+    Timestamp current_processing_time() const override {
+      return op_.timers_->current_processing_time();
+    }
     Timestamp current_watermark() const override { return op_.timers_->current_watermark(); }
 
    private:
@@ -733,7 +755,9 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
   class AssignerContextImpl final : public WindowAssignerContext {
    public:
     explicit AssignerContextImpl(WindowOperator& op) : op_(op) {}
-    Timestamp current_processing_time() const override { return op_.timers_->current_processing_time(); }
+    Timestamp current_processing_time() const override {
+      return op_.timers_->current_processing_time();
+    }
 
    private:
     WindowOperator& op_;
@@ -780,7 +804,9 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
       const W& actual = merged_window_.emplace(merging_set_.add_window(
           window, *merging_,
           [this](const W& result, const std::vector<W>& merged, const W& state_result,
-                 const std::vector<W>& merged_state) { merge_windows(result, merged, state_result, merged_state); }));
+                 const std::vector<W>& merged_state) {
+            merge_windows(result, merged, state_result, merged_state);
+          }));
       if (is_window_late(actual)) {
         merging_set_.retire_window(actual);
         continue;
@@ -788,7 +814,8 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
       handled = true;
       const W* state_window = merging_set_.state_window(actual);
       if (state_window == nullptr) {
-        throw std::logic_error("window " + window_string(actual) + " is not in the in-flight window set");
+        throw std::logic_error("window " + window_string(actual) +
+                               " is not in the in-flight window set");
       }
       write_namespace(state_ns_, *state_window);
       write_namespace(window_ns_, actual);
@@ -810,16 +837,19 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
     if (event_time_) {
       Timestamp watermark = timers_->current_watermark();
       if (saturating_add(result.max_timestamp(), allowed_lateness_) <= watermark) {
-        throw Error("The end timestamp of an event-time window cannot become earlier than the current watermark "
-                    "by merging. Current watermark: " +
-                    std::to_string(watermark) + " window: " + window_string(result));
+        throw Error(
+            "The end timestamp of an event-time window cannot become earlier than the current "
+            "watermark "
+            "by merging. Current watermark: " +
+            std::to_string(watermark) + " window: " + window_string(result));
       }
     } else {
       Timestamp now = timers_->current_processing_time();
       if (result.max_timestamp() <= now) {
-        throw Error("The end timestamp of a processing-time window cannot become earlier than the current "
-                    "processing time by merging. Current processing time: " +
-                    std::to_string(now) + " window: " + window_string(result));
+        throw Error(
+            "The end timestamp of a processing-time window cannot become earlier than the current "
+            "processing time by merging. Current processing time: " +
+            std::to_string(now) + " window: " + window_string(result));
       }
     }
     std::string result_ns;
@@ -844,8 +874,8 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
     contents_.merge(*this, target, sources);
   }
 
-  TriggerResult trigger_on_element(const T& value, Timestamp timestamp, const W& window, const std::string& ns,
-                                   bool existed) {
+  TriggerResult trigger_on_element(const T& value, Timestamp timestamp, const W& window,
+                                   const std::string& ns, bool existed) {
     trigger_context_.enter(ns);
     if (existed) {
       known_cleanup_time_ = cleanup_time(window);
@@ -875,11 +905,13 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
       contents_ns_ = &state_ns_;
     }
     trigger_context_.enter(timer_ns_);
-    TriggerResult result = event_time ? trigger_->on_event_time(timer.time, window, trigger_context_)
-                                      : trigger_->on_processing_time(timer.time, window, trigger_context_);
+    TriggerResult result = event_time
+                               ? trigger_->on_event_time(timer.time, window, trigger_context_)
+                               : trigger_->on_processing_time(timer.time, window, trigger_context_);
     if (is_fire(result)) fire(window, timer_ns_);
     if (is_purge(result)) contents_.clear(*this);
-    if (event_time == event_time_ && timer.time == cleanup_time(window)) clear_all_state(window, timer_ns_);
+    if (event_time == event_time_ && timer.time == cleanup_time(window))
+      clear_all_state(window, timer_ns_);
     if (merging_ != nullptr) persist_merging_set();
   }
 
@@ -920,7 +952,8 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
     return event_time_ && cleanup_time(window) <= timers_->current_watermark();
   }
   bool is_element_late(Timestamp timestamp) const {
-    return event_time_ && saturating_add(timestamp, allowed_lateness_) <= timers_->current_watermark();
+    return event_time_ &&
+           saturating_add(timestamp, allowed_lateness_) <= timers_->current_watermark();
   }
 
   void register_cleanup_timer(const W& window, const std::string& ns) {
@@ -991,15 +1024,15 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
   std::optional<K> key_;        // of the current record
   std::optional<K> timer_key_;  // of the firing timer, deserialized when asked for
   bool key_of_record_ = false;
-  std::vector<W> windows_;                 // assigned to the current record
+  std::vector<W> windows_;                   // assigned to the current record
   std::vector<CachedNamespace> namespaces_;  // their namespaces
-  std::string timer_ns_;                   // of the firing timer's window
-  std::string state_ns_;                   // of a merging window's state window
-  std::string window_ns_;                  // of a merging window
+  std::string timer_ns_;                     // of the firing timer's window
+  std::string state_ns_;                     // of a merging window's state window
+  std::string window_ns_;                    // of a merging window
   const std::string* contents_ns_ = &no_namespace();
-  const W* fire_window_ = nullptr;       // the window being evaluated or cleared
-  std::optional<W> timer_window_;          // of the firing timer
-  std::optional<W> merged_window_;         // the (merging) window an element went into
+  const W* fire_window_ = nullptr;  // the window being evaluated or cleared
+  std::optional<W> timer_window_;   // of the firing timer
+  std::optional<W> merged_window_;  // the (merging) window an element went into
 
   bool cleanup_timers_tracked_ = true;  // see note_timer_deleted()
   bool clearing_ = false;
@@ -1026,7 +1059,8 @@ class WindowOperatorBuilder {
   void set_trigger(X trigger) {
     auto shared = make_trigger<T, W>(std::move(trigger));
     if (is_merging() && !shared->can_merge()) {
-      throw InvalidJobError("A merging window assigner cannot be used with a trigger that does not support merging.");
+      throw InvalidJobError(
+          "A merging window assigner cannot be used with a trigger that does not support merging.");
     }
     spec_.trigger = std::move(shared);
   }
@@ -1076,7 +1110,8 @@ class WindowOperatorBuilder {
   std::unique_ptr<OperatorBase> process(const PWF& window_fn) const {
     ProcessStage<PWF> stage(window_fn);
     if (spec_.evictor != nullptr) {
-      return make(EvictingContents<T, W, ApplyAll<T>, ProcessStage<PWF>>(spec_.evictor, ApplyAll<T>{}, stage));
+      return make(EvictingContents<T, W, ApplyAll<T>, ProcessStage<PWF>>(spec_.evictor,
+                                                                         ApplyAll<T>{}, stage));
     }
     return make(ListContents<T, ProcessStage<PWF>>(stage));
   }
@@ -1084,11 +1119,14 @@ class WindowOperatorBuilder {
  private:
   template <class F, class Stage>
   std::unique_ptr<OperatorBase> reduce_with(F fn, Stage stage) const {
-    static_assert(std::is_convertible_v<decltype(call_reduce(std::declval<F&>(), std::declval<T>(), std::declval<const T&>())), T>,
+    static_assert(std::is_convertible_v<decltype(call_reduce(std::declval<F&>(), std::declval<T>(),
+                                                             std::declval<const T&>())),
+                                        T>,
                   "reduce(): the function must combine two records into one of the same type");
     if (spec_.evictor != nullptr) {
       using Apply = ApplyReduce<T, F>;
-      return make(EvictingContents<T, W, Apply, Stage>(spec_.evictor, Apply{std::move(fn)}, std::move(stage)));
+      return make(EvictingContents<T, W, Apply, Stage>(spec_.evictor, Apply{std::move(fn)},
+                                                       std::move(stage)));
     }
     return make(ReduceContents<T, F, Stage>(std::move(fn), std::move(stage)));
   }
@@ -1096,13 +1134,15 @@ class WindowOperatorBuilder {
   std::unique_ptr<OperatorBase> aggregate_with(const Agg& agg, Stage stage) const {
     if (spec_.evictor != nullptr) {
       using Apply = ApplyAggregate<T, Agg>;
-      return make(EvictingContents<T, W, Apply, Stage>(spec_.evictor, Apply{agg}, std::move(stage)));
+      return make(
+          EvictingContents<T, W, Apply, Stage>(spec_.evictor, Apply{agg}, std::move(stage)));
     }
     return make(AggregateContents<T, Agg, Stage>(agg, std::move(stage)));
   }
   template <class Contents>
   std::unique_ptr<OperatorBase> make(Contents contents) const {
-    return std::make_unique<WindowOperator<T, KeySelector, W, Contents>>(spec_, selector_, std::move(contents));
+    return std::make_unique<WindowOperator<T, KeySelector, W, Contents>>(spec_, selector_,
+                                                                         std::move(contents));
   }
 
   KeySelector selector_;

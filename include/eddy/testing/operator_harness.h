@@ -170,10 +170,12 @@ class OperatorHarnessBase {
     if (options_.keyed) {
       backend_ = create_keyed_state_backend(
           options_.config.state_backend,
-          KeyGroupRange::for_subtask(options_.max_parallelism, options_.parallelism, options_.subtask_index),
+          KeyGroupRange::for_subtask(options_.max_parallelism, options_.parallelism,
+                                     options_.subtask_index),
           options_.max_parallelism, clock_, options_.operator_name, options_.subtask_index);
     }
-    context_ = std::make_unique<eddy::internal::HarnessRuntimeContext>(options_, clock_, processing_time_, backend_.get());
+    context_ = std::make_unique<eddy::internal::HarnessRuntimeContext>(
+        options_, clock_, processing_time_, backend_.get());
     op_->set_output(&output_);
   }
   virtual ~OperatorHarnessBase() { close(); }
@@ -227,10 +229,12 @@ class OperatorHarnessBase {
   const std::vector<StreamRecord<X>>& side_output(const OutputTag<X>& tag) const {
     auto it = side_outputs_.find(tag.id());
     if (it == side_outputs_.end()) {
-      throw std::logic_error("operator harness: side output '" + tag.id() + "' was not added (add_side_output)");
+      throw std::logic_error("operator harness: side output '" + tag.id() +
+                             "' was not added (add_side_output)");
     }
     auto* output = dynamic_cast<eddy::internal::HarnessOutput<X>*>(it->second.get());
-    if (output == nullptr) throw std::logic_error("operator harness: side output '" + tag.id() + "' has another type");
+    if (output == nullptr)
+      throw std::logic_error("operator harness: side output '" + tag.id() + "' has another type");
     return output->records;
   }
 
@@ -259,7 +263,8 @@ class OperatorHarnessBase {
 template <class In, class Out>
 class OneInputOperatorHarness : public OperatorHarnessBase<Out> {
  public:
-  explicit OneInputOperatorHarness(std::unique_ptr<OperatorBase> op, OperatorHarnessOptions options = {})
+  explicit OneInputOperatorHarness(std::unique_ptr<OperatorBase> op,
+                                   OperatorHarnessOptions options = {})
       : OperatorHarnessBase<Out>(std::move(op), std::move(options)) {}
 
   void process_element(In value, Timestamp timestamp = kNoTimestamp) {
@@ -278,7 +283,8 @@ class OneInputOperatorHarness : public OperatorHarnessBase<Out> {
 template <class In1, class In2, class Out>
 class TwoInputOperatorHarness : public OperatorHarnessBase<Out> {
  public:
-  explicit TwoInputOperatorHarness(std::unique_ptr<OperatorBase> op, OperatorHarnessOptions options = {})
+  explicit TwoInputOperatorHarness(std::unique_ptr<OperatorBase> op,
+                                   OperatorHarnessOptions options = {})
       : OperatorHarnessBase<Out>(std::move(op), std::move(options)) {}
 
   void process_element1(In1 value, Timestamp timestamp = kNoTimestamp) {
