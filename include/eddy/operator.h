@@ -150,6 +150,9 @@ class OperatorBase {
   virtual void process_watermark_status(bool idle, int input_index) {
     if (output_ != nullptr) output_->emit_watermark_status(idle);
   }
+  // The operator's state is about to be snapshotted: move anything it buffers outside its
+  // state (pre-aggregated values) into it. Must not emit.
+  virtual void prepare_snapshot_pre_barrier() {}
   // All input ended. May emit (buffered results, final aggregates).
   virtual void finish() {}
   // Release resources. Must not emit.

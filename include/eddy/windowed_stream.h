@@ -248,36 +248,42 @@ class WindowedStream {
   static auto tuple_field() {
     return [](auto& record) -> auto& { return std::get<I>(record); };
   }
+  // The built-in reductions are associative, so the window operator may pre-aggregate
+  // them (internal/window_preaggregation.h).
+  template <class F>
+  static internal::AssociativeReduce<F> associative(F fn) {
+    return internal::AssociativeReduce<F>{std::move(fn)};
+  }
   template <class Field>
   DataStream<T> sum_of(Field field) {
-    return reduce([field](T acc, const T& record) {
+    return reduce(associative([field](T acc, const T& record) {
       field(acc) += field(record);
       return acc;
-    });
+    }));
   }
   template <class Field>
   DataStream<T> min_of(Field field) {
-    return reduce([field](T acc, const T& record) {
+    return reduce(associative([field](T acc, const T& record) {
       if (field(record) < field(acc)) field(acc) = field(record);
       return acc;
-    });
+    }));
   }
   template <class Field>
   DataStream<T> max_of(Field field) {
-    return reduce([field](T acc, const T& record) {
+    return reduce(associative([field](T acc, const T& record) {
       if (field(acc) < field(record)) field(acc) = field(record);
       return acc;
-    });
+    }));
   }
   template <class Field>
   DataStream<T> min_by_of(Field field) {
     return reduce(
-        [field](T acc, const T& record) { return field(record) < field(acc) ? record : acc; });
+        associative([field](T acc, const T& record) { return field(record) < field(acc) ? record : acc; }));
   }
   template <class Field>
   DataStream<T> max_by_of(Field field) {
     return reduce(
-        [field](T acc, const T& record) { return field(acc) < field(record) ? record : acc; });
+        associative([field](T acc, const T& record) { return field(acc) < field(record) ? record : acc; }));
   }
 
   internal::Pipeline* pipeline_;

@@ -39,6 +39,7 @@
 #include "eddy/evictors.h"
 #include "eddy/functions.h"
 #include "eddy/internal/timer_service.h"
+#include "eddy/internal/window_preaggregation.h"
 #include "eddy/key.h"
 #include "eddy/keyed_state_backend.h"
 #include "eddy/keyed_state_store.h"
@@ -161,6 +162,18 @@ class ReduceContents {
 
   ReduceContents(ReduceFn reduce, Stage stage)
       : reduce_(std::move(reduce)), stage_(std::move(stage)) {}
+
+  // Pre-aggregation (window_preaggregation.h), for associative reductions only.
+  static constexpr bool kPreAggregates = IsAssociativeReduce<ReduceFn>::value;
+  using Acc = T;
+  void fold(T& acc, const T& value) { acc = call_reduce(reduce_, std::move(acc), value); }
+  // Adds a pre-aggregated `acc` (of later elements) to the window's reduction.
+  template <class Scope>
+  void add_accumulated(Scope& scope, T&& acc) {
+    scope.enter_contents();
+    std::optional<T> current = state_->value();
+    state_->update(current ? call_reduce(reduce_, std::move(*current), acc) : std::move(acc));
+  }
   void open(RuntimeContext& context, KeyedStateBackend& backend) {
     state_ = &backend.get_state(ValueStateDescriptor<T>(kWindowContentsState));
     open_function(reduce_, context);
@@ -576,6 +589,18 @@ struct WindowSpec {
   std::optional<std::string> late_data_tag;  // side output of late elements
 };
 
+template <class Contents>
+concept PreAggregating = requires { requires Contents::kPreAggregates; };
+
+template <class Contents>
+struct PreAggregateAcc {
+  using type = char;  // unused
+};
+template <PreAggregating Contents>
+struct PreAggregateAcc<Contents> {
+  using type = typename Contents::Acc;
+};
+
 template <class T, class KeySelector, class W, class Contents>
 class WindowOperator final : public OneInputOperator<T, typename Contents::output_type>,
                              private Triggerable {
@@ -620,9 +645,22 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
     collector_.reset(&this->out(), kNoTimestamp);
     contents_.open(context, *backend_);
     opened_ = true;
+    if constexpr (PreAggregating<Contents>) {
+      // Pre-aggregate where the result cannot tell: event-time windows that do not merge,
+      // the default event-time trigger (which only registers the window's end timer and
+      // never fires on an element that is on time), no allowed lateness.
+      pre_aggregate_ = event_time_ && merging_ == nullptr && allowed_lateness_ == 0 &&
+                       dynamic_cast<const TriggerAdapter<T, W, EventTimeTrigger>*>(trigger_.get()) != nullptr;
+    }
   }
 
   void process(T&& value, Timestamp timestamp) override {
+    if constexpr (PreAggregating<Contents>) {
+      if (pre_aggregate_) {
+        pre_aggregate(std::move(value), timestamp);
+        return;
+      }
+    }
     key_.emplace(selector_(std::as_const(value)));
     uint32_t hash = KeyHash<K>{}(*key_);
     // Same as key_group_of(hash, max_parallelism).
@@ -644,6 +682,10 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
   }
 
   void process_watermark(Timestamp watermark, int) override {
+    if constexpr (PreAggregating<Contents>) {
+      // The windows this watermark fires read keyed state: give them their contents.
+      if (pre_aggregate_) flush_pre_aggregates([watermark](const W& w) { return w.max_timestamp() <= watermark; });
+    }
     timers_->advance_watermark(watermark);
     if (this->output_ != nullptr) this->output_->emit_watermark(watermark);
   }
@@ -651,6 +693,16 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
   void close() override {
     if (opened_) contents_.close();
   }
+
+  // Before the operator's keyed state is snapshotted: everything pre-aggregated goes to
+  // keyed state.
+  void prepare_snapshot_pre_barrier() override {
+    if constexpr (PreAggregating<Contents>) {
+      if (pre_aggregate_) flush_pre_aggregates([](const W&) { return true; });
+    }
+  }
+  // Whether records are pre-aggregated before they reach keyed state (for tests).
+  bool pre_aggregates() const { return pre_aggregate_; }
 
   // Timers, for tests and metrics.
   InternalTimerService& timer_service() { return *timers_; }
@@ -678,6 +730,55 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
   void enter_contents() { use_namespace(*contents_ns_); }
 
  private:
+  // The pre-aggregating path of process(): what add_to_windows() does for the default
+  // event-time trigger, with the reduction kept in memory until the next flush. The
+  // window's end timer (which is also its cleanup timer) is registered when the window
+  // first gets an element from this buffer.
+  void pre_aggregate(T&& value, Timestamp timestamp) {
+    windows_.clear();
+    assigner_->assign_windows(value, timestamp, assigner_context_, windows_);
+    bool handled = false;
+    const K& key = selector_(std::as_const(value));
+    for (const W& window : windows_) {
+      if (is_window_late(window)) continue;
+      handled = true;
+      auto& buffer = pre_aggregates_.window(window, [](std::string& out, const W& w) { write_namespace(out, w); });
+      auto it = buffer.entries.find(key);
+      if (it != buffer.entries.end()) {
+        contents_.fold(it->second, value);
+        continue;
+      }
+      it = buffer.entries.emplace(key, value).first;
+      pre_aggregates_.note_inserted();
+      uint32_t hash = KeyHash<K>{}(it->first);
+      backend_->set_current_key(it->first, group_mask_ != 0 ? static_cast<int>(hash & group_mask_)
+                                                            : key_group_of(hash, max_parallelism_));
+      timers_->register_event_time_timer(buffer.ns, window.max_timestamp());
+    }
+    if (!handled && is_element_late(timestamp)) {
+      if (late_tag_) {
+        this->emit_side(*late_tag_, std::move(value), timestamp);
+      } else {
+        ++this->metrics().records_dropped_late;
+      }
+    }
+    if (pre_aggregates_.over_limit()) flush_pre_aggregates([](const W&) { return true; });
+  }
+
+  template <class Select>
+  void flush_pre_aggregates(Select select) {
+    pre_aggregates_.flush_if(select, [this](auto& buffer) {
+      key_of_record_ = true;
+      contents_ns_ = &buffer.ns;
+      for (auto& [key, acc] : buffer.entries) {
+        uint32_t hash = KeyHash<K>{}(key);
+        backend_->set_current_key(key, group_mask_ != 0 ? static_cast<int>(hash & group_mask_)
+                                                        : key_group_of(hash, max_parallelism_));
+        if constexpr (PreAggregating<Contents>) contents_.add_accumulated(*this, std::move(acc));
+      }
+    });
+  }
+
   // Flink's Context: the trigger's view of the current key and window.
   class TriggerContextImpl final : public OnMergeContext {
    public:
@@ -1002,6 +1103,8 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
   std::optional<std::string> late_tag_;
   KeySelector selector_;
   Contents contents_;
+  bool pre_aggregate_ = false;
+  PreAggregationBuffer<K, W, typename PreAggregateAcc<Contents>::type> pre_aggregates_;
   bool event_time_ = true;
   bool opened_ = false;
 
