@@ -743,16 +743,15 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
       if (is_window_late(window)) continue;
       handled = true;
       auto& buffer = pre_aggregates_.window(window, [](std::string& out, const W& w) { write_namespace(out, w); });
-      auto it = buffer.entries.find(key);
-      if (it != buffer.entries.end()) {
-        contents_.fold(it->second, value);
+      if (auto* acc = buffer.entries.find(key)) {
+        contents_.fold(*acc, value);
         continue;
       }
-      it = buffer.entries.emplace(key, value).first;
+      auto& entry = buffer.entries.insert(key, value);
       pre_aggregates_.note_inserted();
-      uint32_t hash = KeyHash<K>{}(it->first);
-      backend_->set_current_key(it->first, group_mask_ != 0 ? static_cast<int>(hash & group_mask_)
-                                                            : key_group_of(hash, max_parallelism_));
+      uint32_t hash = KeyHash<K>{}(entry.first);
+      backend_->set_current_key(entry.first, group_mask_ != 0 ? static_cast<int>(hash & group_mask_)
+                                                              : key_group_of(hash, max_parallelism_));
       timers_->register_event_time_timer(buffer.ns, window.max_timestamp());
     }
     if (!handled && is_element_late(timestamp)) {
@@ -770,12 +769,12 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
     pre_aggregates_.flush_if(select, [this](auto& buffer) {
       key_of_record_ = true;
       contents_ns_ = &buffer.ns;
-      for (auto& [key, acc] : buffer.entries) {
+      buffer.entries.for_each([&](const K& key, auto& acc) {
         uint32_t hash = KeyHash<K>{}(key);
         backend_->set_current_key(key, group_mask_ != 0 ? static_cast<int>(hash & group_mask_)
                                                         : key_group_of(hash, max_parallelism_));
         if constexpr (PreAggregating<Contents>) contents_.add_accumulated(*this, std::move(acc));
-      }
+      });
     });
   }
 

@@ -14,9 +14,9 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -39,15 +39,69 @@ struct IsAssociativeReduce : std::false_type {};
 template <class F>
 struct IsAssociativeReduce<AssociativeReduce<F>> : std::true_type {};
 
+// A hash map with open addressing and linear probing, for the buffer: insert and find
+// only (a flush takes everything), power-of-two capacity, at most half full.
+template <class K, class V>
+class PreAggregationMap {
+ public:
+  struct Slot {
+    K first;
+    V second;
+  };
+
+  size_t size() const { return size_; }
+  // The value of `key`, or null.
+  V* find(const K& key) {
+    if (slots_.empty()) return nullptr;
+    for (size_t i = index_of(key);; i = (i + 1) & mask_) {
+      if (!slots_[i]) return nullptr;
+      if (slots_[i]->first == key) return &slots_[i]->second;
+    }
+  }
+  // Inserts (key, value); `key` must be absent. Returns the stored slot.
+  Slot& insert(const K& key, V value) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    size_t i = index_of(key);
+    while (slots_[i]) i = (i + 1) & mask_;
+    slots_[i].emplace(Slot{key, std::move(value)});
+    ++size_;
+    return *slots_[i];
+  }
+  template <class F>
+  void for_each(F fn) {
+    for (auto& slot : slots_) {
+      if (slot) fn(slot->first, slot->second);
+    }
+  }
+
+ private:
+  size_t index_of(const K& key) const {
+    uint64_t h = KeyHash<K>{}(key);
+    return static_cast<size_t>((h * 0x9e3779b97f4a7c15ULL) >> 32) & mask_;
+  }
+  void grow() {
+    std::vector<std::optional<Slot>> old = std::move(slots_);
+    size_t capacity = old.empty() ? 1024 : old.size() * 2;
+    slots_ = std::vector<std::optional<Slot>>(capacity);
+    mask_ = capacity - 1;
+    size_ = 0;
+    for (auto& slot : old) {
+      if (slot) insert(slot->first, std::move(slot->second));
+    }
+  }
+
+  std::vector<std::optional<Slot>> slots_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
 template <class K, class W, class Acc>
 class PreAggregationBuffer {
  public:
   struct Window {
     W window;
     std::string ns;  // the window's serialized namespace
-    std::unordered_map<K, Acc, std::conditional_t<std::is_default_constructible_v<std::hash<K>>, std::hash<K>,
-                                                   KeyHasher<K>>>
-        entries;
+    PreAggregationMap<K, Acc> entries;
   };
 
   explicit PreAggregationBuffer(size_t max_entries = 1 << 17) : max_entries_(max_entries) {}
