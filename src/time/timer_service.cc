@@ -27,87 +27,93 @@ InternalTimerService::InternalTimerService(std::string name, KeyedStateBackend& 
                                            ProcessingTimeService& processing_time, Triggerable& target)
     : name_(std::move(name)), backend_(backend), processing_time_(processing_time), target_(target) {}
 
-void InternalTimerService::Queue::insert(std::string_view encoded) {
-  if (members.contains(encoded)) return;
-  auto it = ordered.emplace(encoded).first;
-  members.insert(*it);
+void InternalTimerService::Queue::insert(Timestamp time, std::string_view member) {
+  auto [it, inserted] = by_time_[time].try_emplace(member);
+  if (inserted) ++size_;
 }
 
-void InternalTimerService::Queue::erase(std::string_view encoded) {
-  if (!members.erase(encoded)) return;
-  ordered.erase(ordered.find(encoded));
+void InternalTimerService::Queue::erase(Timestamp time, std::string_view member) {
+  auto it = by_time_.find(time);
+  if (it == by_time_.end() || it->second.erase(member) == 0) return;
+  --size_;
+  if (it->second.empty()) by_time_.erase(it);
 }
 
-std::string InternalTimerService::Queue::pop_first() {
-  members.erase(*ordered.begin());
-  return std::move(ordered.extract(ordered.begin()).value());
+template <class Fire>
+void InternalTimerService::Queue::fire_until(Timestamp limit, Fire fire) {
+  std::vector<std::string> batch;
+  while (!by_time_.empty() && by_time_.begin()->first <= limit) {
+    Timestamp time = by_time_.begin()->first;
+    batch.clear();
+    for (const auto& entry : by_time_.begin()->second) batch.push_back(entry.first);
+    std::sort(batch.begin(), batch.end());
+    for (const std::string& member : batch) {
+      // Taken out before it fires; skipped if a callback deleted it meanwhile.
+      auto it = by_time_.find(time);
+      if (it == by_time_.end()) break;
+      if (it->second.erase(member) == 0) continue;
+      --size_;
+      if (it->second.empty()) by_time_.erase(it);
+      fire(time, member);
+    }
+    // Timers registered at `time` while it fired are handled by the next round.
+  }
 }
 
-std::string_view InternalTimerService::encode(std::string_view ns, Timestamp time) {
-  const std::string& key = backend_.current_key_bytes();
+std::string_view InternalTimerService::encode(std::string_view ns) {
   scratch_.clear();
-  append_time(scratch_, time);
-  state_encoding::compose_key(scratch_, backend_.current_key_group(), key, ns);
+  state_encoding::compose_key(scratch_, backend_.current_key_group(), backend_.current_key_bytes(), ns);
   return scratch_;
 }
 
-InternalTimer InternalTimerService::decode(const std::string& encoded) {
-  InternalTimer timer;
-  timer.time = read_time(encoded);
-  state_encoding::ParsedKey parsed;
-  state_encoding::parse_key(std::string_view(encoded).substr(8), parsed);
-  timer.key_group = parsed.key_group;
-  timer.key = parsed.key;
-  timer.ns = parsed.ns;
-  return timer;
-}
-
 void InternalTimerService::register_event_time_timer(std::string_view ns, Timestamp time) {
-  event_.insert(encode(ns, time));
+  event_.insert(time, encode(ns));
 }
 
 void InternalTimerService::delete_event_time_timer(std::string_view ns, Timestamp time) {
-  event_.erase(encode(ns, time));
+  event_.erase(time, encode(ns));
 }
 
 void InternalTimerService::register_processing_time_timer(std::string_view ns, Timestamp time) {
-  processing_.insert(encode(ns, time));
+  processing_.insert(time, encode(ns));
   schedule_processing_time();
 }
 
 void InternalTimerService::delete_processing_time_timer(std::string_view ns, Timestamp time) {
-  processing_.erase(encode(ns, time));
+  processing_.erase(time, encode(ns));
+}
+
+void InternalTimerService::fire(const std::string& member, Timestamp time, bool event_time) {
+  state_encoding::ParsedKey parsed;
+  state_encoding::parse_key(member, parsed);
+  InternalTimer timer;
+  timer.time = time;
+  timer.key_group = parsed.key_group;
+  timer.key = parsed.key;
+  timer.ns = parsed.ns;
+  backend_.set_current_key_bytes(timer.key, timer.key_group);
+  backend_.set_current_namespace(timer.ns);
+  if (event_time) {
+    target_.on_event_time(timer);
+  } else {
+    target_.on_processing_time(timer);
+  }
 }
 
 void InternalTimerService::advance_watermark(Timestamp watermark) {
   watermark_ = std::max(watermark_, watermark);
-  while (!event_.empty()) {
-    if (read_time(*event_.ordered.begin()) > watermark) break;
-    // The callback may register or delete timers: fire from a copy, removed first.
-    std::string encoded = event_.pop_first();
-    InternalTimer timer = decode(encoded);
-    backend_.set_current_key_bytes(timer.key, timer.key_group);
-    backend_.set_current_namespace(timer.ns);
-    target_.on_event_time(timer);
-  }
+  event_.fire_until(watermark, [this](Timestamp time, const std::string& member) { fire(member, time, true); });
 }
 
 void InternalTimerService::fire_processing_time(Timestamp now) {
   scheduled_ = kMaxWatermark;
-  while (!processing_.empty()) {
-    if (read_time(*processing_.ordered.begin()) > now) break;
-    std::string encoded = processing_.pop_first();
-    InternalTimer timer = decode(encoded);
-    backend_.set_current_key_bytes(timer.key, timer.key_group);
-    backend_.set_current_namespace(timer.ns);
-    target_.on_processing_time(timer);
-  }
+  processing_.fire_until(now, [this](Timestamp time, const std::string& member) { fire(member, time, false); });
   schedule_processing_time();
 }
 
 void InternalTimerService::schedule_processing_time() {
   if (processing_.empty()) return;
-  Timestamp next = read_time(*processing_.ordered.begin());
+  Timestamp next = processing_.first_time();
   if (next >= scheduled_) return;
   scheduled_ = next;
   processing_time_.register_timer(next, [this](Timestamp now) { fire_processing_time(now); });
@@ -125,12 +131,12 @@ void InternalTimerService::snapshot_into(KeyedStateSnapshot& snapshot) const {
     meta.value_signature = "timer";
     std::vector<std::pair<std::string, std::string>> entries;
     entries.reserve(queue.size());
-    for (const std::string& encoded : queue.ordered) {
+    queue.for_each([&](Timestamp time, const std::string& member) {
       // Entry key: key group | key | namespace | time, so entries group by key group.
-      std::string key(encoded, 8);
-      key.append(encoded, 0, 8);
+      std::string key = member;
+      append_time(key, time);
       entries.emplace_back(std::move(key), std::string());
-    }
+    });
     std::sort(entries.begin(), entries.end());
     snapshot.states.push_back(std::move(meta));
     snapshot.entries.push_back(std::move(entries));
@@ -155,9 +161,7 @@ void InternalTimerService::restore(const std::vector<const KeyedStateSnapshot*>&
           throw Error("timers '" + meta.name + "': malformed entry in the restored snapshot");
         }
         if (!range.contains(parsed.key_group)) continue;
-        std::string encoded(parsed.user_key);
-        encoded.append(key, 0, key.size() - 8);
-        queue->insert(encoded);
+        queue->insert(read_time(parsed.user_key), std::string_view(key).substr(0, key.size() - 8));
       }
     }
   }

@@ -15,16 +15,16 @@
 #pragma once
 
 #include <cstddef>
-#include <set>
+#include <map>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "eddy/keyed_state_backend.h"
 #include "eddy/operator.h"
 #include "eddy/time.h"
 #include "eddy/timers.h"
+#include "eddy/internal/flat_state_map.h"
 
 namespace eddy::internal {
 
@@ -76,25 +76,37 @@ class InternalTimerService {
   void restore(const std::vector<const KeyedStateSnapshot*>& snapshots);
 
  private:
-  // Encoded timer: time (8 bytes, big endian, sign bit flipped, so byte order is time
-  // order) | key group | key | namespace, in the layout of state entry keys. The ordered
-  // set gives the firing order; the hash set of views into it answers "is this timer
-  // registered" cheaply, since operators (window triggers) re-register the same timer
-  // for every record.
-  struct Queue {
-    std::set<std::string, std::less<>> ordered;
-    std::unordered_set<std::string_view> members;  // views into `ordered`
-    size_t size() const { return ordered.size(); }
-    bool empty() const { return ordered.empty(); }
-    void insert(std::string_view encoded);
-    void erase(std::string_view encoded);
-    // Removes and returns the first timer.
-    std::string pop_first();
+  // Timers by time; at each time, the set of (key group | key | namespace) in the layout
+  // of state entry keys. Operators re-register the same timer for many records (window
+  // triggers do for every element), and many keys share a time (a window's end), so a
+  // registration is a lookup in a small ordered map and a hash-set probe. Timers of one
+  // time fire in byte order of their encoding (so in key-group order), deterministically.
+  class Queue {
+   public:
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    void insert(Timestamp time, std::string_view member);
+    void erase(Timestamp time, std::string_view member);
+    Timestamp first_time() const { return by_time_.begin()->first; }
+    // Fires every timer at or before `limit`, in order, through fire(time, member); timers
+    // added at a due time while firing fire too; deleted ones do not.
+    template <class Fire>
+    void fire_until(Timestamp limit, Fire fire);
+    template <class F>
+    void for_each(F fn) const {
+      for (const auto& [time, members] : by_time_) {
+        for (const auto& entry : members) fn(time, entry.first);
+      }
+    }
+
+   private:
+    std::map<Timestamp, FlatStateMap<char>> by_time_;
+    size_t size_ = 0;
   };
 
-  // Encodes the current key's timer into scratch_.
-  std::string_view encode(std::string_view ns, Timestamp time);
-  static InternalTimer decode(const std::string& encoded);
+  // Encodes the current key's timer (without its time) into scratch_.
+  std::string_view encode(std::string_view ns);
+  void fire(const std::string& member, Timestamp time, bool event_time);
   void fire_processing_time(Timestamp now);
   void schedule_processing_time();
   std::string state_name(const char* domain) const;
