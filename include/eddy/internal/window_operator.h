@@ -167,6 +167,13 @@ class ReduceContents {
   static constexpr bool kPreAggregates = IsAssociativeReduce<ReduceFn>::value;
   using Acc = T;
   void fold(T& acc, const T& value) { acc = call_reduce(reduce_, std::move(acc), value); }
+  // Whether a fired window's reduction can be emitted straight from the pre-aggregation
+  // buffer: the stage keeps no state of its own.
+  static constexpr bool kEmitsDirectly = std::is_same_v<Stage, PassThroughStage<T>>;
+  template <class Scope>
+  void emit_accumulated(Scope& scope, T&& acc) {
+    stage_.emit_one(scope, std::move(acc));
+  }
   // Adds a pre-aggregated `acc` (of later elements) to the window's reduction.
   template <class Scope>
   void add_accumulated(Scope& scope, T&& acc) {
@@ -683,8 +690,7 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
 
   void process_watermark(Timestamp watermark, int) override {
     if constexpr (PreAggregating<Contents>) {
-      // The windows this watermark fires read keyed state: give them their contents.
-      if (pre_aggregate_) flush_pre_aggregates([watermark](const W& w) { return w.max_timestamp() <= watermark; });
+      if (pre_aggregate_) fire_pre_aggregates(watermark);
     }
     timers_->advance_watermark(watermark);
     if (this->output_ != nullptr) this->output_->emit_watermark(watermark);
@@ -747,12 +753,8 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
         contents_.fold(*acc, value);
         continue;
       }
-      auto& entry = buffer.entries.insert(key, value);
+      buffer.entries.insert(key, value);
       pre_aggregates_.note_inserted();
-      uint32_t hash = KeyHash<K>{}(entry.first);
-      backend_->set_current_key(entry.first, group_mask_ != 0 ? static_cast<int>(hash & group_mask_)
-                                                              : key_group_of(hash, max_parallelism_));
-      timers_->register_event_time_timer(buffer.ns, window.max_timestamp());
     }
     if (!handled && is_element_late(timestamp)) {
       if (late_tag_) {
@@ -764,18 +766,58 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
     if (pre_aggregates_.over_limit()) flush_pre_aggregates([](const W&) { return true; });
   }
 
+  // Moves the buffered reductions of the windows `select` picks into keyed state, each
+  // with its window's end timer (also its cleanup timer), which then fires it as if it
+  // had never been buffered.
   template <class Select>
   void flush_pre_aggregates(Select select) {
     pre_aggregates_.flush_if(select, [this](auto& buffer) {
       key_of_record_ = true;
       contents_ns_ = &buffer.ns;
+      if (std::find(windows_in_state_.begin(), windows_in_state_.end(), buffer.window) == windows_in_state_.end()) {
+        windows_in_state_.push_back(buffer.window);
+      }
       buffer.entries.for_each([&](const K& key, auto& acc) {
-        uint32_t hash = KeyHash<K>{}(key);
-        backend_->set_current_key(key, group_mask_ != 0 ? static_cast<int>(hash & group_mask_)
-                                                        : key_group_of(hash, max_parallelism_));
+        set_key(key);
         if constexpr (PreAggregating<Contents>) contents_.add_accumulated(*this, std::move(acc));
+        timers_->register_event_time_timer(buffer.ns, buffer.window.max_timestamp());
       });
     });
+  }
+
+  // The watermark fires the buffered windows it passes. A window none of whose elements
+  // reached keyed state is emitted straight from the buffer (when the window function
+  // allows); otherwise, or when any window is in keyed state, the buffers go to keyed
+  // state and the timers fire them in time order.
+  // Contract for restoring from a checkpoint: restored keyed state may hold any window,
+  // so a restore must put every restored window into windows_in_state_ (or stop direct
+  // emission) before records arrive.
+  void fire_pre_aggregates(Timestamp watermark) {
+    auto due = [watermark](const W& w) { return w.max_timestamp() <= watermark; };
+    if constexpr (PreAggregating<Contents>) {
+      if constexpr (Contents::kEmitsDirectly) {
+        if (windows_in_state_.empty()) {
+          pre_aggregates_.flush_if(due, [this](auto& buffer) {
+            key_of_record_ = true;
+            fire_window_ = &buffer.window;
+            collector_.set_timestamp(buffer.window.max_timestamp());
+            buffer.entries.for_each([&](const K& key, auto& acc) {
+              key_.emplace(key);
+              contents_.emit_accumulated(*this, std::move(acc));
+            });
+          });
+          return;
+        }
+      }
+    }
+    flush_pre_aggregates(due);
+    std::erase_if(windows_in_state_, due);
+  }
+
+  void set_key(const K& key) {
+    uint32_t hash = KeyHash<K>{}(key);
+    backend_->set_current_key(key, group_mask_ != 0 ? static_cast<int>(hash & group_mask_)
+                                                    : key_group_of(hash, max_parallelism_));
   }
 
   // Flink's Context: the trigger's view of the current key and window.
@@ -1103,6 +1145,9 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
   KeySelector selector_;
   Contents contents_;
   bool pre_aggregate_ = false;
+  // Windows some of whose buffered reductions were moved to keyed state and that have not
+  // fired yet (their timers fire them).
+  std::vector<W> windows_in_state_;
   PreAggregationBuffer<K, W, typename PreAggregateAcc<Contents>::type> pre_aggregates_;
   bool event_time_ = true;
   bool opened_ = false;
