@@ -196,6 +196,27 @@ TEST(WindowJobTest, IncrementalFunctionsWithWindowFunctions) {
   EXPECT_EQ(sorted(all_averaged), (Strings{"1.500000@9", "4.666667@19"}));
 }
 
+TEST(WindowJobTest, WindowsOverTheUnionOfTwoStreams) {
+  for (int parallelism : {1, 2, 4}) {
+    SCOPED_TRACE(parallelism);
+    auto env = make_env(parallelism);
+    std::vector<std::string> out;
+    auto first = timed_events(env, {{{"a", 1}, 1}, {{"b", 2}, 2}, {{"wm", 0}, 30}, {{"a", 3}, 31}});
+    // The window operator's watermark is the smaller of the two inputs': no record here can
+    // arrive behind it, whatever the order in which the two inputs are read.
+    auto second =
+        timed_events(env, {{{"a", 10}, 5}, {{"b", 20}, 12}, {{"b", 30}, 35}, {{"wm", 0}, 40}});
+    collect_described(first.union_with(second)
+                          .key_by([](const Event& e) { return e.key; })
+                          .window(TumblingEventTimeWindows::of(milliseconds(10)))
+                          .sum(&Event::value),
+                      out);
+    ASSERT_TRUE(env.execute().ok());
+    EXPECT_EQ(sorted(out),
+              (Strings{"a:11@9", "a:3@39", "b:20@19", "b:2@9", "b:30@39", "wm:0@39", "wm:0@49"}));
+  }
+}
+
 TEST(WindowJobTest, ExplainNamesTheWindowOperator) {
   auto env = make_env(1);
   timed_events(env, {{{"a", 1}, 1}})
