@@ -27,7 +27,7 @@ struct Step {
 };
 
 // Out-of-order events (up to 30 ms late) over `keys` keys, a watermark every 50 events
-// that trails the highest timestamp by 30 ms.
+// that trails the highest timestamp by only 5 ms (so some events are late).
 std::vector<Step> script(int events, int keys, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<Step> steps;
@@ -36,7 +36,7 @@ std::vector<Step> script(int events, int keys, uint64_t seed) {
     Timestamp t = i + static_cast<Timestamp>(rng() % 30) - 15;
     max_time = std::max(max_time, t);
     steps.push_back({false, {"k" + std::to_string(rng() % keys), static_cast<int64_t>(rng() % 100)}, t});
-    if (i % 50 == 49) steps.push_back({true, {}, max_time - 30});
+    if (i % 50 == 49) steps.push_back({true, {}, max_time - 5});
   }
   steps.push_back({true, {}, kMaxWatermark});
   return steps;
