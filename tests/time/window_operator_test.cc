@@ -637,5 +637,22 @@ TEST_P(WindowOperatorTest, CustomAssigner) {
   EXPECT_EQ(describe(h.output()), (Strings{"a:10@14"}));
 }
 
+// The built-in associative reductions (sum, min, max, ...) are pre-aggregated in memory;
+// what a watermark fires still comes out in time order, as timers would fire it.
+TEST_P(WindowOperatorTest, PreAggregatedWindowsFireInTimeOrder) {
+  auto builder = window_builder(TumblingEventTimeWindows::of(milliseconds(10)));
+  OneInputOperatorHarness<Event, Event> h(
+      builder.reduce(internal::AssociativeReduce<decltype(&sum_events)>{&sum_events}), options());
+  h.process_element({"a", 1}, 25);
+  h.process_element({"a", 2}, 15);
+  h.process_element({"b", 4}, 5);
+  h.process_element({"a", 8}, 16);
+  h.process_watermark(30);
+  std::vector<Timestamp> times;
+  for (const auto& record : h.output()) times.push_back(record.timestamp);
+  EXPECT_EQ(times, (std::vector<Timestamp>{9, 19, 29}));
+  EXPECT_EQ(describe(h.output()), (Strings{"a:10@19", "a:1@29", "b:4@9"}));
+}
+
 }  // namespace
 }  // namespace eddy::testing

@@ -12,6 +12,7 @@
 // the reduction is associative, the results are those of the record-by-record path.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -129,15 +130,30 @@ class PreAggregationBuffer {
   // Calls flush(window buffer) for every window buffer `select` picks, then drops them.
   template <class Select, class Flush>
   void flush_if(Select select, Flush flush) {
-    for (size_t i = 0; i < windows_.size();) {
-      if (!select(windows_[i].window)) {
-        ++i;
-        continue;
-      }
+    // In the order of the windows' ends, as their timers would fire them: results of one
+    // watermark come out in time order, as in Flink.
+    std::vector<size_t> picked;
+    for (size_t i = 0; i < windows_.size(); ++i) {
+      if (select(windows_[i].window)) picked.push_back(i);
+    }
+    if (picked.empty()) return;
+    std::stable_sort(picked.begin(), picked.end(), [this](size_t a, size_t b) {
+      return windows_[a].window.max_timestamp() < windows_[b].window.max_timestamp();
+    });
+    std::vector<bool> flushed(windows_.size(), false);
+    for (size_t i : picked) {
       size_ -= windows_[i].entries.size();
       flush(windows_[i]);
-      windows_.erase(windows_.begin() + static_cast<std::ptrdiff_t>(i));
+      flushed[i] = true;
     }
+    size_t kept = 0;
+    for (size_t i = 0; i < windows_.size(); ++i) {
+      if (!flushed[i]) {
+        if (kept != i) windows_[kept] = std::move(windows_[i]);
+        ++kept;
+      }
+    }
+    windows_.erase(windows_.begin() + static_cast<std::ptrdiff_t>(kept), windows_.end());
     last_ = 0;
   }
 
