@@ -287,6 +287,14 @@ class DataStream : public internal::OperatorSettings<DataStream<T>> {
   template <class D, class... Ds>
   BroadcastStream<T> broadcast(const D& descriptor, const Ds&... descriptors);
 
+  // --- Joins (defined in eddy/joins.h) ---
+  // Window join and coGroup with `other`: where(key).equal_to(key).window(assigner).apply(fn).
+  template <class U>
+  auto join(const DataStream<U>& other);
+  template <class U>
+  auto co_group(const DataStream<U>& other);
+  // --- end joins ---
+
   // The records the operator producing this stream emitted into side output `tag`
   // (Flink's getSideOutput).
   template <class S>

@@ -357,11 +357,11 @@ class IntervalJoinJobTest : public ::testing::TestWithParam<std::tuple<std::stri
 // Timestamps jitter around an increasing base; after every few records a watermark just
 // below every timestamp still to come, so no record is late.
 template <class T, class Make>
-Script<T> out_of_order(int n, uint64_t seed, Make make) {
+Script<T> out_of_order(int n, uint64_t seed, Make make, Timestamp base = 0) {
   std::mt19937_64 rng(seed);
   std::vector<Timestamp> times(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
-    times[static_cast<size_t>(i)] = i * 10 + static_cast<Timestamp>(rng() % 61) - 30;
+    times[static_cast<size_t>(i)] = base + i * 10 + static_cast<Timestamp>(rng() % 61) - 30;
   }
   Script<T> script;
   for (int i = 0; i < n; ++i) {
@@ -610,6 +610,225 @@ TEST_P(IntervalJoinOperatorTest, RecordsOfOneTimestampShareABucket) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, IntervalJoinOperatorTest, ::testing::Values("heap", "rocksdb"));
+
+// --- Window join and coGroup ---------------------------------------------------------------
+
+// Runs clicks.join(buys) by user in windows of `assigner` and returns
+// "page/amount@timestamp" for every pair.
+template <class Assigner>
+std::vector<std::string> window_join(const Script<Click>& clicks, const Script<Buy>& buys, Assigner assigner,
+                                     ExecutionConfig config = job_config()) {
+  StreamEnvironment env(config);
+  std::vector<std::string> out;
+  env.from_source(clicks.source(), "clicks")
+      .join(env.from_source(buys.source(), "buys"))
+      .where([](const Click& c) { return c.user; })
+      .equal_to([](const Buy& b) { return b.user; })
+      .window(assigner)
+      .apply([](const Click& c, const Buy& b) { return pair_name(c, b); })
+      .sink_to(collect_timestamped(out));
+  JobResult result = env.execute();
+  EXPECT_TRUE(result.ok()) << result.error;
+  return sorted(out);
+}
+
+// "user [pages] [amounts]@timestamp" for every key and window, each side sorted (the
+// order of records within a window depends on how the inputs interleave).
+template <class Assigner>
+std::vector<std::string> co_group(const Script<Click>& clicks, const Script<Buy>& buys, Assigner assigner,
+                                  ExecutionConfig config = job_config()) {
+  StreamEnvironment env(config);
+  std::vector<std::string> out;
+  env.from_source(clicks.source(), "clicks")
+      .co_group(env.from_source(buys.source(), "buys"))
+      .where([](const Click& c) { return c.user; })
+      .equal_to([](const Buy& b) { return b.user; })
+      .window(assigner)
+      .apply([](const std::vector<Click>& cs, const std::vector<Buy>& bs, Collector<std::string>& out) {
+        std::vector<std::string> pages;
+        std::vector<int64_t> amounts;
+        for (const Click& c : cs) pages.push_back(c.page);
+        for (const Buy& b : bs) amounts.push_back(b.amount);
+        std::string text = std::to_string(cs.empty() ? bs[0].user : cs[0].user) + " [";
+        for (const auto& p : sorted(pages)) text += (text.back() == '[' ? "" : " ") + p;
+        text += "] [";
+        for (int64_t a : sorted(amounts)) text += (text.back() == '[' ? "" : " ") + std::to_string(a);
+        out.collect(text + "]");
+      })
+      .sink_to(collect_timestamped(out));
+  JobResult result = env.execute();
+  EXPECT_TRUE(result.ok()) << result.error;
+  return sorted(out);
+}
+
+TEST(WindowJoinTest, TumblingWindowsJoinPairsOfTheSameWindowAndKey) {
+  Script<Click> clicks;
+  clicks.at(1, Click{1, "a"}).at(8, Click{1, "b"}).at(12, Click{1, "c"}).at(3, Click{2, "d"}).watermark(2);
+  clicks.at(25, Click{1, "e"});
+  Script<Buy> buys;
+  buys.at(5, Buy{1, 50}).at(9, Buy{2, 90}).at(11, Buy{1, 110}).at(19, Buy{1, 190}).at(21, Buy{3, 210});
+  // Windows [0, 10), [10, 20), [20, 30): results carry 9, 19, 29.
+  EXPECT_EQ(window_join(clicks, buys, TumblingEventTimeWindows::of(milliseconds(10))),
+            (std::vector<std::string>{"a/50@9", "b/50@9", "c/110@19", "c/190@19", "d/90@9"}));
+}
+
+TEST(WindowJoinTest, FlatJoinFunctionEmitsAnyNumberPerPair) {
+  Script<Click> clicks;
+  clicks.at(1, Click{1, "a"}).at(2, Click{1, "b"});
+  Script<Buy> buys;
+  buys.at(3, Buy{1, 2}).at(4, Buy{1, 0});
+  StreamEnvironment env(job_config());
+  std::vector<std::string> out;
+  env.from_source(clicks.source(), "clicks")
+      .join(env.from_source(buys.source(), "buys"))
+      .where(ClickUser{})
+      .equal_to(BuyUser{})
+      .window(TumblingEventTimeWindows::of(milliseconds(10)))
+      .apply([](const Click& c, const Buy& b, Collector<std::string>& out) {
+        for (int64_t i = 0; i < b.amount; ++i) out.collect(c.page + std::to_string(i));
+      })
+      .sink_to(collect_timestamped(out));
+  ASSERT_TRUE(env.execute().ok());
+  EXPECT_EQ(sorted(out), (std::vector<std::string>{"a0@9", "a1@9", "b0@9", "b1@9"}));
+}
+
+TEST(WindowJoinTest, SlidingWindowsJoinAPairOncePerSharedWindow) {
+  Script<Click> clicks;
+  clicks.at(12, Click{1, "a"});
+  Script<Buy> buys;
+  buys.at(14, Buy{1, 1}).at(17, Buy{1, 2}).at(25, Buy{1, 3});
+  // Size 10, slide 5: the click at 12 is in [5, 15) and [10, 20); 14 in both, 17 in
+  // [10, 20) and [15, 25), 25 in neither.
+  EXPECT_EQ(window_join(clicks, buys, SlidingEventTimeWindows::of(milliseconds(10), milliseconds(5))),
+            (std::vector<std::string>{"a/1@14", "a/1@19", "a/2@19"}));
+}
+
+TEST(WindowJoinTest, SessionWindowsMergeAcrossBothInputs) {
+  Script<Click> clicks;
+  clicks.at(0, Click{1, "a"}).at(14, Click{1, "b"}).at(40, Click{1, "c"}).at(41, Click{2, "d"});
+  Script<Buy> buys;
+  buys.at(7, Buy{1, 7}).at(30, Buy{1, 30}).at(47, Buy{2, 47});
+  // Gap 8: for user 1 the click at 0, the buy at 7 and the click at 14 form one session
+  // [0, 22); the buy at 30 alone [30, 38) (nothing to join); the click at 40 alone. User 2:
+  // click at 41 and buy at 47 in [41, 55).
+  EXPECT_EQ(window_join(clicks, buys, EventTimeSessionWindows::with_gap(milliseconds(8))),
+            (std::vector<std::string>{"a/7@21", "b/7@21", "d/47@54"}));
+}
+
+TEST(WindowJoinTest, CoGroupCallsOncePerKeyAndWindowAlsoWithOneSideOnly) {
+  Script<Click> clicks;
+  clicks.at(1, Click{1, "a"}).at(2, Click{1, "b"}).at(3, Click{2, "c"}).at(15, Click{1, "d"});
+  Script<Buy> buys;
+  buys.at(4, Buy{1, 40}).at(5, Buy{3, 50}).at(6, Buy{3, 60});
+  EXPECT_EQ(co_group(clicks, buys, TumblingEventTimeWindows::of(milliseconds(10))),
+            (std::vector<std::string>{"1 [a b] [40]@9", "1 [d] []@19", "2 [c] []@9", "3 [] [50 60]@9"}));
+}
+
+TEST(WindowJoinTest, WindowOptionsApply) {
+  // A count trigger fires the window of each key every 2 records, of either input.
+  Script<Click> clicks;
+  clicks.at(1, Click{1, "a"});
+  Script<Buy> buys;
+  buys.at(2, Buy{1, 1});
+  StreamEnvironment env(job_config());
+  std::vector<std::string> out;
+  env.from_source(clicks.source(), "clicks")
+      .join(env.from_source(buys.source(), "buys"))
+      .where(ClickUser{})
+      .equal_to(BuyUser{})
+      .window(TumblingEventTimeWindows::of(milliseconds(10)))
+      .trigger(PurgingTrigger::of(CountTrigger::of(2)))
+      .allowed_lateness(milliseconds(5))
+      .apply([](const Click& c, const Buy& b) { return pair_name(c, b); })
+      .sink_to(collect_timestamped(out));
+  ASSERT_TRUE(env.execute().ok());
+  EXPECT_EQ(out, (std::vector<std::string>{"a/1@9"}));
+}
+
+TEST(WindowJoinTest, OperatorsAreNamedAfterTheJoin) {
+  StreamEnvironment env(job_config("heap", 2));
+  auto clicks = env.from_elements(Click{1, "a"});
+  auto buys = env.from_elements(Buy{1, 1});
+  clicks.join(buys)
+      .where(ClickUser{})
+      .equal_to(BuyUser{})
+      .window(TumblingEventTimeWindows::of(milliseconds(10)))
+      .apply([](const Click& c, const Buy& b) { return pair_name(c, b); })
+      .sink_to(sinks::discard());
+  clicks.co_group(buys)
+      .where(ClickUser{})
+      .equal_to(BuyUser{})
+      .window(TumblingEventTimeWindows::of(milliseconds(10)))
+      .apply([](const std::vector<Click>&, const std::vector<Buy>&, Collector<int>&) {})
+      .sink_to(sinks::discard());
+  clicks.key_by(ClickUser{})
+      .interval_join(buys.key_by(BuyUser{}))
+      .between(0, 1)
+      .process([](const Click&, const Buy&, Collector<int>&) {})
+      .sink_to(sinks::discard());
+  std::string plan = env.explain();
+  EXPECT_NE(plan.find("Window(TumblingEventTimeWindows(10), EventTimeTrigger"), std::string::npos) << plan;
+  EXPECT_NE(plan.find(", Join)"), std::string::npos) << plan;
+  EXPECT_NE(plan.find(", CoGroup)"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("Interval Join"), std::string::npos) << plan;
+  // The tagging maps chain to their (collection) sources.
+  EXPECT_NE(plan.find("Elements Source -> Tag First Input"), std::string::npos) << plan;
+}
+
+TEST(WindowJoinTest, TaggedUnionSerializes) {
+  using U = TaggedUnion<Click, int64_t>;
+  U first = U::of_first(Click{3, "x"});
+  U second = U::of_second(42);
+  U first_back = deserialize<U>(serialize(first));
+  ASSERT_TRUE(first_back.is_first());
+  EXPECT_EQ(first_back.first().page, "x");
+  U second_back = deserialize<U>(serialize(second));
+  ASSERT_TRUE(second_back.is_second());
+  EXPECT_EQ(second_back.second(), 42);
+  EXPECT_EQ(serialize(second)[0], '\x01');
+  EXPECT_THROW(deserialize<U>(std::string("\x02", 1)), SerializationError);
+  EXPECT_EQ((serializer_signature<TaggedUnion<int64_t, std::string>>()), "tagged_union<int64,string>");
+}
+
+// Brute force: every pair of one key in a window of [start, start + size) every `slide`.
+std::vector<std::string> expected_window_join(const Script<Click>& clicks, const Script<Buy>& buys, int64_t size,
+                                              int64_t slide) {
+  std::vector<std::string> out;
+  for (const auto& [c, ct] : clicks.records()) {
+    for (const auto& [b, bt] : buys.records()) {
+      if (c.user != b.user) continue;
+      for (Timestamp start = std::min(ct, bt) / slide * slide; start + size > std::max(ct, bt); start -= slide) {
+        out.push_back(pair_name(c, b) + "@" + std::to_string(start + size - 1));
+      }
+    }
+  }
+  return sorted(out);
+}
+
+class WindowJoinJobTest : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
+
+TEST_P(WindowJoinJobTest, OutOfOrderInputMatchesBruteForce) {
+  auto [backend, parallelism] = GetParam();
+  // Timestamps from about 1000 on: the brute force rounds window starts towards zero.
+  auto clicks = out_of_order<Click>(
+      300, 3, [](int i, auto& rng) { return Click{static_cast<int64_t>(rng() % 11), "c" + std::to_string(i)}; },
+      1000);
+  auto buys = out_of_order<Buy>(
+      200, 4, [](int i, auto& rng) { return Buy{static_cast<int64_t>(rng() % 11), i}; }, 1000);
+  ExecutionConfig config = job_config(backend, parallelism);
+  std::vector<std::string> tumbling = expected_window_join(clicks, buys, 50, 50);
+  ASSERT_FALSE(tumbling.empty());
+  EXPECT_EQ(window_join(clicks, buys, TumblingEventTimeWindows::of(milliseconds(50)), config), tumbling);
+  std::vector<std::string> sliding = expected_window_join(clicks, buys, 60, 20);
+  EXPECT_EQ(window_join(clicks, buys, SlidingEventTimeWindows::of(milliseconds(60), milliseconds(20)), config),
+            sliding);
+}
+
+INSTANTIATE_TEST_SUITE_P(BackendsAndParallelism, WindowJoinJobTest,
+                         ::testing::Combine(::testing::Values("heap", "rocksdb"), ::testing::Values(1, 2, 4)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_p" + std::to_string(std::get<1>(info.param));
+                         });
 
 }  // namespace
 }  // namespace eddy

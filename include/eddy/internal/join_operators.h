@@ -7,6 +7,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -21,6 +22,7 @@
 #include "eddy/operator.h"
 #include "eddy/serializer.h"
 #include "eddy/state.h"
+#include "eddy/window_functions.h"
 #include "eddy/internal/operators.h"
 #include "eddy/internal/timer_service.h"
 
@@ -267,6 +269,104 @@ class IntervalJoinOperator final : public TwoInputOperator<A, B, R>, public Trig
   std::unique_ptr<InternalTimerService> timers_;
   TimestampedCollector<R> collector_;
   ContextImpl context_{*this};
+};
+
+// ---------------------------------------------------------------------------------------
+// Window join and coGroup: a window function over TaggedUnion<A, B>.
+
+// The key of a tagged record, by the key selector of its input.
+template <class A, class B, class KA, class KB>
+struct UnionKey {
+  using key_type = ResultOf<KA, const A&>;
+  KA first;
+  KB second;
+  key_type operator()(const TaggedUnion<A, B>& value) const {
+    return value.is_first() ? key_type(first(value.first())) : key_type(second(value.second()));
+  }
+};
+
+// How a join function is called: (a, b) -> R, or (a, b, Collector<R>&) (Flink's
+// JoinFunction and FlatJoinFunction). `Out` names R where it cannot be deduced.
+template <class Out, class A, class B, class F>
+struct JoinFunctionTraits {
+  static constexpr bool kFlat = std::is_invocable_v<F&, const A&, const B&, Collector<Out>&>;
+  using type = Out;
+};
+template <class A, class B, class F, bool kFlat>
+struct DeducedJoinOutput {
+  using type = std::decay_t<std::invoke_result_t<F&, const A&, const B&>>;
+};
+template <class A, class B, class F>
+struct DeducedJoinOutput<A, B, F, true> {
+  using type = typename CollectorValue<ArgType<F, 2>>::type;
+};
+template <class A, class B, class F>
+struct JoinFunctionTraits<void, A, B, F> {
+  static constexpr bool kFlat = !std::is_invocable_v<F&, const A&, const B&>;
+  using type = typename DeducedJoinOutput<A, B, F, kFlat>::type;
+};
+
+// The output type of a coGroup function (const std::vector<A>&, const std::vector<B>&,
+// Collector<R>&).
+template <class Out, class F>
+struct CoGroupFunctionOutput {
+  using type = Out;
+};
+template <class F>
+struct CoGroupFunctionOutput<void, F> {
+  using type = typename CollectorValue<ArgType<F, 2>>::type;
+};
+
+// A join function as a coGroup function: every pair of the window, first input outer
+// (Flink's FlatJoinCoGroupFunction / JoinCoGroupFunction).
+template <class A, class B, class R, class F, bool kFlat>
+class JoinAsCoGroup {
+ public:
+  explicit JoinAsCoGroup(F fn) : fn_(std::move(fn)) {}
+  void open(RuntimeContext& context) { open_function(fn_, context); }
+  void close() { close_function(fn_); }
+  void operator()(const std::vector<A>& first, const std::vector<B>& second, Collector<R>& out) {
+    for (const A& a : first) {
+      for (const B& b : second) {
+        if constexpr (kFlat) {
+          fn_(a, b, out);
+        } else {
+          out.collect(fn_(a, b));
+        }
+      }
+    }
+  }
+
+ private:
+  F fn_;
+};
+
+// The window function of a coGroup (Flink's CoGroupWindowFunction): splits the window's
+// elements by input, in arrival order, and calls fn(first, second, out) once per key and
+// window, also when one side has no element.
+template <class A, class B, class R, class K, class W, class F>
+class CoGroupWindowFunction final : public ProcessWindowFunction<TaggedUnion<A, B>, R, K, W> {
+ public:
+  using Context = typename ProcessWindowFunction<TaggedUnion<A, B>, R, K, W>::Context;
+
+  explicit CoGroupWindowFunction(F fn) : fn_(std::move(fn)) {}
+  void open(RuntimeContext& context) override { open_function(fn_, context); }
+  void process(const K&, Context&, std::span<const TaggedUnion<A, B>> elements, Collector<R>& out) override {
+    std::vector<A> first;
+    std::vector<B> second;
+    for (const TaggedUnion<A, B>& element : elements) {
+      if (element.is_first()) {
+        first.push_back(element.first());
+      } else {
+        second.push_back(element.second());
+      }
+    }
+    fn_(std::as_const(first), std::as_const(second), out);
+  }
+  void close() override { close_function(fn_); }
+
+ private:
+  F fn_;
 };
 
 }  // namespace eddy::internal
