@@ -36,6 +36,27 @@ TEST(JobGraphTest, KeyedExchangeSplitsChainsUnlessParallelismIsOne) {
             "Task 1 [parallelism 1]: Sequence Source -> Sum -> Print to Std. Out\n");
 }
 
+TEST(JobGraphTest, ExplainShowsSideOutputsAndTheInputsOfConnectedStreams) {
+  StreamEnvironment env;
+  env.set_parallelism(2);
+  const OutputTag<int64_t> odd("odd");
+  auto main = env.from_sequence(1, 10).process<int64_t>(
+      [odd](const int64_t& v, ProcessContext<int64_t, int64_t>& context, Collector<int64_t>& out) {
+        if (v % 2 != 0) context.output(odd, v);
+        out.collect(v);
+      });
+  main.side_output(odd).print();
+  main.connect(env.from_elements(int64_t{1})).map(identity, identity).print();
+  EXPECT_EQ(env.explain(),
+            "Job graph: 3 tasks, 6 operators\n"
+            "Task 1 [parallelism 2]: Sequence Source -> Process -> Print to Std. Out\n"
+            "  Process [side output 'odd'] -> Print to Std. Out (chained)\n"
+            "  Process --FORWARD--> Task 3 (Co-Process input 1)\n"
+            "Task 2 [parallelism 1]: Elements Source\n"
+            "  Elements Source --REBALANCE--> Task 3 (Co-Process input 2)\n"
+            "Task 3 [parallelism 2]: Co-Process -> Print to Std. Out\n");
+}
+
 TEST(JobGraphTest, ParallelismChangeRebalancesByDefault) {
   StreamEnvironment env;
   env.from_sequence(1, 10).map(identity).set_parallelism(3).print().set_parallelism(1);
