@@ -15,12 +15,20 @@ std::string explain(const JobGraph& job) {
     for (int member : vertex.nodes) {
       const StreamNode& node = graph.nodes[static_cast<size_t>(member)];
       for (int e : node.out_edges) {
-        if (job.edge_chained[static_cast<size_t>(e)]) continue;
         const StreamEdge& edge = graph.edges[static_cast<size_t>(e)];
         const StreamNode& target = graph.nodes[static_cast<size_t>(edge.target)];
+        std::string side = edge.side_tag.empty() ? "" : " [side output '" + edge.side_tag + "']";
+        if (job.edge_chained[static_cast<size_t>(e)]) {
+          if (!side.empty()) out += "  " + node.name() + side + " -> " + target.name() + " (chained)\n";
+          continue;
+        }
+        // Which input of a two-input operator (connect(), joins) the edge feeds.
+        std::string input = target.transformation->inputs_by_position
+                                ? " input " + std::to_string(edge.input_index + 1)
+                                : "";
         int target_vertex = job.vertex_of_node[static_cast<size_t>(edge.target)];
-        out += "  " + node.name() + " --" + internal::partition_kind_name(edge.partition.kind) +
-               "--> Task " + std::to_string(target_vertex + 1) + " (" + target.name() + ")\n";
+        out += "  " + node.name() + side + " --" + internal::partition_kind_name(edge.partition.kind) +
+               "--> Task " + std::to_string(target_vertex + 1) + " (" + target.name() + input + ")\n";
       }
     }
   }
