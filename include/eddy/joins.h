@@ -72,29 +72,29 @@ class IntervalJoined {
         second_(second),
         first_key_(std::move(first_key)),
         second_key_(std::move(second_key)) {
-    bounds_.lower = lower;
-    bounds_.upper = upper;
+    settings_.lower = lower;
+    settings_.upper = upper;
   }
 
   // A right record at exactly left.ts + lower does not join.
   IntervalJoined& lower_bound_exclusive() {
-    bounds_.lower_inclusive = false;
+    settings_.lower_inclusive = false;
     return *this;
   }
   // A right record at exactly left.ts + upper does not join.
   IntervalJoined& upper_bound_exclusive() {
-    bounds_.upper_inclusive = false;
+    settings_.upper_inclusive = false;
     return *this;
   }
   // Late left records (timestamp behind the watermark) go to `tag` instead of being
   // dropped; read them with result.side_output(tag) (Flink's sideOutputLeftLateData).
   IntervalJoined& side_output_left_late_data(const OutputTag<A>& tag) {
-    bounds_.left_late_tag = tag.id();
+    settings_.left_late_tag = tag.id();
     return *this;
   }
   // Late right records go to `tag` (Flink's sideOutputRightLateData).
   IntervalJoined& side_output_right_late_data(const OutputTag<B>& tag) {
-    bounds_.right_late_tag = tag.id();
+    settings_.right_late_tag = tag.id();
     return *this;
   }
 
@@ -123,8 +123,8 @@ class IntervalJoined {
     using Op = internal::IntervalJoinOperator<A, B, R, PF, KS1, KS2>;
     return internal::add_two_input_operator<R>(
         pipeline_, first_, second_, "Interval Join",
-        [fn = std::move(fn), k1 = first_key_, k2 = second_key_, bounds = bounds_] {
-          return std::make_unique<Op>(fn, k1, k2, bounds);
+        [fn = std::move(fn), k1 = first_key_, k2 = second_key_, settings = settings_] {
+          return std::make_unique<Op>(fn, k1, k2, settings);
         },
         true);
   }
@@ -134,7 +134,7 @@ class IntervalJoined {
   int second_;
   KS1 first_key_;
   KS2 second_key_;
-  internal::IntervalJoinSettings bounds_;
+  internal::IntervalJoinSettings settings_;
 };
 
 // keyed_a.interval_join(keyed_b): set the bounds with between().
@@ -158,9 +158,10 @@ class IntervalJoin {
   IntervalJoined<A, KS1, B, KS2> between(L lower, U upper) const {
     Timestamp lo = internal::bound_millis(lower);
     Timestamp up = internal::bound_millis(upper);
-    if (lo > up) {
-      throw InvalidJobError("interval_join().between(" + std::to_string(lo) + " ms, " + std::to_string(up) +
-                            " ms): the lower bound must not be above the upper bound");
+    std::string call = "interval_join().between(" + std::to_string(lo) + " ms, " + std::to_string(up) + " ms)";
+    if (lo > up) throw InvalidJobError(call + ": the lower bound must not be above the upper bound");
+    if (lo < -internal::kMaxJoinBound || up > internal::kMaxJoinBound) {
+      throw InvalidJobError(call + ": bounds must lie within +-" + std::to_string(internal::kMaxJoinBound) + " ms");
     }
     return IntervalJoined<A, KS1, B, KS2>(pipeline_, first_, first_key_, second_, second_key_, lo, up);
   }

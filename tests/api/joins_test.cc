@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -281,6 +282,7 @@ TEST(IntervalJoinTest, LowerAboveUpperIsRejected) {
   auto left = env.from_elements(Click{1, "a"}).key_by(ClickUser{});
   auto right = env.from_elements(Buy{1, 1}).key_by(BuyUser{});
   EXPECT_THROW(left.interval_join(right).between(5, 4), InvalidJobError);
+  EXPECT_THROW(left.interval_join(right).between(std::numeric_limits<int64_t>::min(), 0), InvalidJobError);
 }
 
 // The function sees both timestamps; results and its side outputs carry the larger one.

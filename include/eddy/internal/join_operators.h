@@ -38,6 +38,9 @@ Timestamp bound_millis(const D& bound) {
   }
 }
 
+// Interval join bounds beyond this are rejected, so negating them cannot overflow.
+inline constexpr Timestamp kMaxJoinBound = std::numeric_limits<Timestamp>::max() / 2;
+
 // time + delta, held within the range of timestamps (bounds at the extremes must not wrap).
 inline Timestamp offset_time(Timestamp time, Timestamp delta) {
   Timestamp sum;
