@@ -27,6 +27,8 @@ namespace eddy {
 
 // Stable hash of a byte string (xxHash XXH3, folded to 32 bits).
 uint32_t hash_bytes(const void* data, size_t size);
+// The same, all 64 bits (for hash tables).
+uint64_t hash_bytes64(const void* data, size_t size);
 
 // Stable mixing of a 64-bit value (murmur3's finaliser, folded to 32 bits).
 constexpr uint32_t hash_u64(uint64_t x) {

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "eddy/key.h"
+
 namespace eddy::internal {
 
 template <class V>
@@ -64,7 +66,7 @@ class FlatStateMap {
   static constexpr size_t bucket_bytes() { return sizeof(Bucket); }
 
   static uint64_t hash_of(std::string_view key) {
-    uint64_t h = std::hash<std::string_view>{}(key);
+    uint64_t h = hash_bytes64(key.data(), key.size());  // XXH3: faster than std::hash for short keys
     return h == 0 ? 1 : h;
   }
   // Changes on every insertion, erasure and rehash: a bucket index found under one
