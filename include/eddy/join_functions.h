@@ -44,7 +44,8 @@ class ProcessJoinFunction {
 
   virtual ~ProcessJoinFunction() = default;
   virtual void open(RuntimeContext&) {}
-  virtual void process_element(const In1& left, const In2& right, Context& context, Collector<Out>& out) = 0;
+  virtual void process_element(const In1& left, const In2& right, Context& context,
+                               Collector<Out>& out) = 0;
   virtual void close() {}
 };
 
@@ -54,8 +55,12 @@ template <class A, class B>
 class TaggedUnion {
  public:
   TaggedUnion() = default;
-  static TaggedUnion of_first(A value) { return TaggedUnion(std::in_place_index<0>, std::move(value)); }
-  static TaggedUnion of_second(B value) { return TaggedUnion(std::in_place_index<1>, std::move(value)); }
+  static TaggedUnion of_first(A value) {
+    return TaggedUnion(std::in_place_index<0>, std::move(value));
+  }
+  static TaggedUnion of_second(B value) {
+    return TaggedUnion(std::in_place_index<1>, std::move(value));
+  }
 
   bool is_first() const { return value_.index() == 0; }
   bool is_second() const { return value_.index() == 1; }

@@ -25,8 +25,9 @@
 //       .equal_to([](const Buy& b) { return b.user; })
 //       .window(eddy::TumblingEventTimeWindows::of(std::chrono::minutes(1)))
 //       .apply([](const Click& c, const Buy& b) { return Pair{c, b}; });      // every pair
-//   clicks.co_group(buys) ... .apply([](const std::vector<Click>& cs, const std::vector<Buy>& bs,
-//                                       eddy::Collector<Summary>& out) { ... });  // once per key and window
+//   clicks.co_group(buys) ... .apply(  // once per key and window; a side may be empty
+//       [](const std::vector<Click>& cs, const std::vector<Buy>& bs,
+//          eddy::Collector<Summary>& out) { ... });
 //
 // Results carry the window's max_timestamp(). See docs/joins.md.
 //
@@ -43,17 +44,17 @@
 #include <variant>
 #include <vector>
 
+#include "eddy/connected_streams.h"
 #include "eddy/data_stream.h"
 #include "eddy/error.h"
 #include "eddy/functions.h"
-#include "eddy/connected_streams.h"
+#include "eddy/internal/join_operators.h"
 #include "eddy/join_functions.h"
 #include "eddy/operator.h"
 #include "eddy/serializer.h"
 #include "eddy/timers.h"
 #include "eddy/window_functions.h"
 #include "eddy/windowed_stream.h"
-#include "eddy/internal/join_operators.h"
 
 namespace eddy {
 
@@ -106,9 +107,10 @@ class IntervalJoined {
   auto process(P fn) {
     if constexpr (requires { typename P::output_type; }) {
       using R = typename P::output_type;
-      static_assert(std::is_base_of_v<ProcessJoinFunction<A, B, R>, P>,
-                    "process() on an interval join takes a ProcessJoinFunction<A, B, R> whose A and B match "
-                    "the joined streams");
+      static_assert(
+          std::is_base_of_v<ProcessJoinFunction<A, B, R>, P>,
+          "process() on an interval join takes a ProcessJoinFunction<A, B, R> whose A and B match "
+          "the joined streams");
       return add(std::move(fn));
     } else {
       using R = typename internal::JoinLambdaOutput<Out, P>::type;
@@ -158,12 +160,16 @@ class IntervalJoin {
   IntervalJoined<A, KS1, B, KS2> between(L lower, U upper) const {
     Timestamp lo = internal::bound_millis(lower);
     Timestamp up = internal::bound_millis(upper);
-    std::string call = "interval_join().between(" + std::to_string(lo) + " ms, " + std::to_string(up) + " ms)";
-    if (lo > up) throw InvalidJobError(call + ": the lower bound must not be above the upper bound");
+    std::string call =
+        "interval_join().between(" + std::to_string(lo) + " ms, " + std::to_string(up) + " ms)";
+    if (lo > up)
+      throw InvalidJobError(call + ": the lower bound must not be above the upper bound");
     if (lo < -internal::kMaxJoinBound || up > internal::kMaxJoinBound) {
-      throw InvalidJobError(call + ": bounds must lie within +-" + std::to_string(internal::kMaxJoinBound) + " ms");
+      throw InvalidJobError(call + ": bounds must lie within +-" +
+                            std::to_string(internal::kMaxJoinBound) + " ms");
     }
-    return IntervalJoined<A, KS1, B, KS2>(pipeline_, first_, first_key_, second_, second_key_, lo, up);
+    return IntervalJoined<A, KS1, B, KS2>(pipeline_, first_, first_key_, second_, second_key_, lo,
+                                          up);
   }
 
  private:
@@ -187,22 +193,30 @@ class TwoInputWindowing {
   using Union = TaggedUnion<A, B>;
   using Key = UnionKey<A, B, KA, KB>;
   using key_type = typename Key::key_type;
-  using Windowed = decltype(std::declval<KeyedStream<Union, Key>&>().window(std::declval<Assigner>()));
+  using Windowed =
+      decltype(std::declval<KeyedStream<Union, Key>&>().window(std::declval<Assigner>()));
   using window_type = typename Windowed::window_type;
 
-  TwoInputWindowing(Pipeline* pipeline, int first, int second, KA first_key, KB second_key, Assigner assigner)
+  TwoInputWindowing(Pipeline* pipeline, int first, int second, KA first_key, KB second_key,
+                    Assigner assigner)
       : pipeline_(pipeline),
         first_(first),
         second_(second),
         key_{std::move(first_key), std::move(second_key)},
         assigner_(std::move(assigner)) {}
 
-  void add_option(std::function<Windowed(const Windowed&)> option) { options_.push_back(std::move(option)); }
+  void add_option(std::function<Windowed(const Windowed&)> option) {
+    options_.push_back(std::move(option));
+  }
 
   Windowed build() const {
-    auto first = DataStream<A>(pipeline_, first_).map([](A&& value) { return Union::of_first(std::move(value)); });
+    auto first = DataStream<A>(pipeline_, first_).map([](A&& value) {
+      return Union::of_first(std::move(value));
+    });
     tagger(first, first_, "Tag First Input");
-    auto second = DataStream<B>(pipeline_, second_).map([](B&& value) { return Union::of_second(std::move(value)); });
+    auto second = DataStream<B>(pipeline_, second_).map([](B&& value) {
+      return Union::of_second(std::move(value));
+    });
     tagger(second, second_, "Tag Second Input");
     Windowed windowed = first.union_with(second).key_by(key_).window(assigner_);
     for (const auto& option : options_) windowed = option(windowed);
@@ -281,7 +295,8 @@ template <class A, class B, class KA, class KB>
 void check_join_keys() {
   static_assert(std::is_same_v<ResultOf<KA, const A&>, ResultOf<KB, const B&>>,
                 "where() and equal_to() need key selectors that return the same key type");
-  static_assert(Key<ResultOf<KA, const A&>>, "the join key type needs operator== and eddy::KeyHash (see eddy/key.h)");
+  static_assert(Key<ResultOf<KA, const A&>>,
+                "the join key type needs operator== and eddy::KeyHash (see eddy/key.h)");
 }
 
 }  // namespace internal
@@ -296,8 +311,9 @@ class JoinedStreams {
       : pipeline_(pipeline), first_(first), second_(second) {}
 
   template <class KA, class KB, class Assigner>
-  class WithWindow : public internal::TwoInputWindowOptions<WithWindow<KA, KB, Assigner>,
-                                                            internal::TwoInputWindowing<A, B, KA, KB, Assigner>> {
+  class WithWindow
+      : public internal::TwoInputWindowOptions<
+            WithWindow<KA, KB, Assigner>, internal::TwoInputWindowing<A, B, KA, KB, Assigner>> {
    public:
     using Windowing = internal::TwoInputWindowing<A, B, KA, KB, Assigner>;
     explicit WithWindow(Windowing windowing) : windowing_(std::move(windowing)) {}
@@ -311,7 +327,8 @@ class JoinedStreams {
       using R = typename Traits::type;
       static_assert(Traits::kFlat ? std::is_invocable_v<F&, const A&, const B&, Collector<R>&>
                                   : std::is_invocable_v<F&, const A&, const B&>,
-                    "join apply() takes fn(const A&, const B&) -> R or fn(const A&, const B&, Collector<R>&)");
+                    "join apply() takes fn(const A&, const B&) -> R or fn(const A&, const B&, "
+                    "Collector<R>&)");
       using Fn = internal::JoinAsCoGroup<A, B, R, F, Traits::kFlat>;
       return windowing_.template apply<R>(Fn(std::move(fn)), "Join");
     }
@@ -386,8 +403,9 @@ class CoGroupedStreams {
       : pipeline_(pipeline), first_(first), second_(second) {}
 
   template <class KA, class KB, class Assigner>
-  class WithWindow : public internal::TwoInputWindowOptions<WithWindow<KA, KB, Assigner>,
-                                                            internal::TwoInputWindowing<A, B, KA, KB, Assigner>> {
+  class WithWindow
+      : public internal::TwoInputWindowOptions<
+            WithWindow<KA, KB, Assigner>, internal::TwoInputWindowing<A, B, KA, KB, Assigner>> {
    public:
     using Windowing = internal::TwoInputWindowing<A, B, KA, KB, Assigner>;
     explicit WithWindow(Windowing windowing) : windowing_(std::move(windowing)) {}
@@ -398,8 +416,9 @@ class CoGroupedStreams {
     template <class Out = void, class F>
     auto apply(F fn) const {
       using R = typename internal::CoGroupFunctionOutput<Out, F>::type;
-      static_assert(std::is_invocable_v<F&, const std::vector<A>&, const std::vector<B>&, Collector<R>&>,
-                    "co_group apply() takes fn(const std::vector<A>&, const std::vector<B>&, Collector<R>&)");
+      static_assert(
+          std::is_invocable_v<F&, const std::vector<A>&, const std::vector<B>&, Collector<R>&>,
+          "co_group apply() takes fn(const std::vector<A>&, const std::vector<B>&, Collector<R>&)");
       return windowing_.template apply<R>(std::move(fn), "CoGroup");
     }
 
@@ -480,7 +499,8 @@ auto DataStream<T>::co_group(const DataStream<U>& other) {
 template <class T, class KS>
 template <class U, class KS2>
 auto KeyedStream<T, KS>::interval_join(const KeyedStream<U, KS2>& other) {
-  return IntervalJoin<T, KS, U, KS2>(this->pipeline_, this->id_, selector_, other.id(), other.key_selector());
+  return IntervalJoin<T, KS, U, KS2>(this->pipeline_, this->id_, selector_, other.id(),
+                                     other.key_selector());
 }
 
 }  // namespace eddy

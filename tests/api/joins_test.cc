@@ -2,7 +2,7 @@
 // scripted sources that emit records with timestamps and watermarks by hand, so results do
 // not depend on timing; the operator is also driven directly, to check lateness and state
 // cleanup watermark by watermark.
-#include <gtest/gtest.h>
+#include "eddy/joins.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -16,8 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "eddy/eddy.h"
-#include "eddy/joins.h"
 #include "test_util.h"
 
 namespace eddy {
@@ -46,7 +47,9 @@ struct BuyUser {
 };
 
 // "page/amount", the joined pair.
-std::string pair_name(const Click& c, const Buy& b) { return c.page + "/" + std::to_string(b.amount); }
+std::string pair_name(const Click& c, const Buy& b) {
+  return c.page + "/" + std::to_string(b.amount);
+}
 
 // --- A source that plays a script of records and watermarks ------------------------------
 
@@ -82,7 +85,9 @@ class Script {
    public:
     std::string split_id() const override { return "script"; }
     std::string describe() const override { return "script"; }
-    std::unique_ptr<SourceSplit> clone() const override { return std::make_unique<ScriptSplit>(*this); }
+    std::unique_ptr<SourceSplit> clone() const override {
+      return std::make_unique<ScriptSplit>(*this);
+    }
   };
 
   class ScriptSource final : public Source<T> {
@@ -90,7 +95,8 @@ class Script {
     explicit ScriptSource(std::shared_ptr<Steps> steps) : steps_(std::move(steps)) {}
     bool bounded() const override { return true; }
     std::optional<int> max_source_parallelism() const override { return 1; }
-    std::unique_ptr<SplitEnumerator> create_enumerator(SplitEnumeratorContext& context) const override {
+    std::unique_ptr<SplitEnumerator> create_enumerator(
+        SplitEnumeratorContext& context) const override {
       SplitList splits;
       splits.push_back(std::make_unique<ScriptSplit>());
       return std::make_unique<StaticSplitEnumerator>(context, std::move(splits));
@@ -172,29 +178,35 @@ ExecutionConfig job_config(const std::string& backend = "heap", int parallelism 
 // Runs clicks.interval_join(buys).between(lower, upper) (with `configure` applied to the
 // joined streams) and returns "page/amount@timestamp" for every result.
 template <class Configure>
-std::vector<std::string> interval_join(const Script<Click>& clicks, const Script<Buy>& buys, Timestamp lower,
-                                       Timestamp upper, Configure configure, ExecutionConfig config = job_config()) {
+std::vector<std::string> interval_join(const Script<Click>& clicks, const Script<Buy>& buys,
+                                       Timestamp lower, Timestamp upper, Configure configure,
+                                       ExecutionConfig config = job_config()) {
   StreamEnvironment env(config);
   auto left = env.from_source(clicks.source(), "clicks").key_by(ClickUser{});
   auto right = env.from_source(buys.source(), "buys").key_by(BuyUser{});
   auto joined = left.interval_join(right).between(lower, upper);
   configure(joined);
   std::vector<std::string> out;
-  joined.process([](const Click& c, const Buy& b, Collector<std::string>& out) { out.collect(pair_name(c, b)); })
+  joined
+      .process([](const Click& c, const Buy& b, Collector<std::string>& out) {
+        out.collect(pair_name(c, b));
+      })
       .sink_to(collect_timestamped(out));
   JobResult result = env.execute();
   EXPECT_TRUE(result.ok()) << result.error;
   return sorted(out);
 }
 
-std::vector<std::string> interval_join(const Script<Click>& clicks, const Script<Buy>& buys, Timestamp lower,
-                                       Timestamp upper, ExecutionConfig config = job_config()) {
-  return interval_join(clicks, buys, lower, upper, [](auto&) {}, config);
+std::vector<std::string> interval_join(const Script<Click>& clicks, const Script<Buy>& buys,
+                                       Timestamp lower, Timestamp upper,
+                                       ExecutionConfig config = job_config()) {
+  return interval_join(
+      clicks, buys, lower, upper, [](auto&) {}, config);
 }
 
 // What an interval join must produce, by trying every pair.
-std::vector<std::string> expected_join(const Script<Click>& clicks, const Script<Buy>& buys, Timestamp lower,
-                                       Timestamp upper) {
+std::vector<std::string> expected_join(const Script<Click>& clicks, const Script<Buy>& buys,
+                                       Timestamp lower, Timestamp upper) {
   std::vector<std::string> out;
   for (const auto& [c, ct] : clicks.records()) {
     for (const auto& [b, bt] : buys.records()) {
@@ -215,8 +227,8 @@ TEST(IntervalJoinTest, JoinsWithinInclusiveBounds) {
   Script<Buy> buys;
   for (Timestamp t : {0, 1, 6, 8}) buys.at(t, Buy{1, t});
   EXPECT_EQ(interval_join(clicks, buys, -2, 1),
-            sorted(std::vector<std::string>{"c0/0@0", "c0/1@1", "c2/0@2", "c2/1@2", "c3/1@3", "c5/6@6", "c6/6@6",
-                                            "c7/6@7", "c7/8@8"}));
+            sorted(std::vector<std::string>{"c0/0@0", "c0/1@1", "c2/0@2", "c2/1@2", "c3/1@3",
+                                            "c5/6@6", "c6/6@6", "c7/6@7", "c7/8@8"}));
 }
 
 TEST(IntervalJoinTest, ExclusiveBoundsLeaveOutTheEnds) {
@@ -229,7 +241,8 @@ TEST(IntervalJoinTest, ExclusiveBoundsLeaveOutTheEnds) {
   auto upper = [](auto& j) { j.upper_bound_exclusive(); };
   EXPECT_EQ(interval_join(clicks, buys, -2, 2),
             (std::vector<std::string>{"c/10@10", "c/11@11", "c/12@12", "c/8@10", "c/9@10"}));
-  EXPECT_EQ(interval_join(clicks, buys, -2, 2, both), (std::vector<std::string>{"c/10@10", "c/11@11", "c/9@10"}));
+  EXPECT_EQ(interval_join(clicks, buys, -2, 2, both),
+            (std::vector<std::string>{"c/10@10", "c/11@11", "c/9@10"}));
   EXPECT_EQ(interval_join(clicks, buys, -2, 2, lower),
             (std::vector<std::string>{"c/10@10", "c/11@11", "c/12@12", "c/9@10"}));
   EXPECT_EQ(interval_join(clicks, buys, -2, 2, upper),
@@ -271,7 +284,9 @@ TEST(IntervalJoinTest, DurationsAsBounds) {
       .key_by(ClickUser{})
       .interval_join(env.from_source(buys.source(), "buys").key_by(BuyUser{}))
       .between(std::chrono::seconds(-1), std::chrono::seconds(2))
-      .process([](const Click& c, const Buy& b, Collector<std::string>& out) { out.collect(pair_name(c, b)); })
+      .process([](const Click& c, const Buy& b, Collector<std::string>& out) {
+        out.collect(pair_name(c, b));
+      })
       .sink_to(collect_timestamped(out));
   ASSERT_TRUE(env.execute().ok());
   EXPECT_EQ(sorted(out), (std::vector<std::string>{"c/1@10000", "c/2@12000"}));
@@ -282,16 +297,19 @@ TEST(IntervalJoinTest, LowerAboveUpperIsRejected) {
   auto left = env.from_elements(Click{1, "a"}).key_by(ClickUser{});
   auto right = env.from_elements(Buy{1, 1}).key_by(BuyUser{});
   EXPECT_THROW(left.interval_join(right).between(5, 4), InvalidJobError);
-  EXPECT_THROW(left.interval_join(right).between(std::numeric_limits<int64_t>::min(), 0), InvalidJobError);
+  EXPECT_THROW(left.interval_join(right).between(std::numeric_limits<int64_t>::min(), 0),
+               InvalidJobError);
 }
 
 // The function sees both timestamps; results and its side outputs carry the larger one.
 class DescribeWithTimestamps final : public ProcessJoinFunction<Click, Buy, std::string> {
  public:
   static inline const OutputTag<std::string> kLeftFirst{"left-first"};
-  void process_element(const Click& c, const Buy& b, Context& context, Collector<std::string>& out) override {
+  void process_element(const Click& c, const Buy& b, Context& context,
+                       Collector<std::string>& out) override {
     std::string text = pair_name(c, b) + " l=" + std::to_string(context.left_timestamp()) +
-                       " r=" + std::to_string(context.right_timestamp()) + " t=" + std::to_string(context.timestamp());
+                       " r=" + std::to_string(context.right_timestamp()) +
+                       " t=" + std::to_string(context.timestamp());
     if (context.left_timestamp() < context.right_timestamp()) context.output(kLeftFirst, text);
     out.collect(std::move(text));
   }
@@ -313,7 +331,8 @@ TEST(IntervalJoinTest, ProcessJoinFunctionSeesTimestampsAndEmitsSideOutputs) {
   joined.sink_to(collect_timestamped(out));
   joined.side_output(DescribeWithTimestamps::kLeftFirst).sink_to(collect_timestamped(side));
   ASSERT_TRUE(env.execute().ok());
-  EXPECT_EQ(sorted(out), (std::vector<std::string>{"c/13 l=10 r=13 t=13@13", "c/8 l=10 r=8 t=10@10"}));
+  EXPECT_EQ(sorted(out),
+            (std::vector<std::string>{"c/13 l=10 r=13 t=13@13", "c/8 l=10 r=8 t=10@10"}));
   EXPECT_EQ(side, (std::vector<std::string>{"c/13 l=10 r=13 t=13@13"}));
 }
 
@@ -328,8 +347,11 @@ TEST(IntervalJoinTest, LambdaWithContext) {
       .key_by(ClickUser{})
       .interval_join(env.from_source(buys.source(), "buys").key_by(BuyUser{}))
       .between(0, 5)
-      .process([](const Click& c, const Buy&, ProcessJoinFunction<Click, Buy, std::string>::Context& context,
-                  Collector<std::string>& out) { out.collect(c.page + std::to_string(context.left_timestamp())); })
+      .process([](const Click& c, const Buy&,
+                  ProcessJoinFunction<Click, Buy, std::string>::Context& context,
+                  Collector<std::string>& out) {
+        out.collect(c.page + std::to_string(context.left_timestamp()));
+      })
       .sink_to(collect_timestamped(out));
   ASSERT_TRUE(env.execute().ok());
   EXPECT_EQ(out, (std::vector<std::string>{"c10@12"}));
@@ -342,13 +364,16 @@ TEST(IntervalJoinTest, RecordWithoutTimestampFailsNamingTheOperator) {
       .key_by(ClickUser{})
       .interval_join(env.from_elements(Buy{1, 1}).key_by(BuyUser{}))
       .between(-1, 1)
-      .process([](const Click& c, const Buy& b, Collector<std::string>& out) { out.collect(pair_name(c, b)); })
+      .process([](const Click& c, const Buy& b, Collector<std::string>& out) {
+        out.collect(pair_name(c, b));
+      })
       .name("clicks-with-buys")
       .sink_to(sinks::collect(out));
   JobResult result = env.execute();
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.failed_operator, "clicks-with-buys");
-  EXPECT_NE(result.error.find("interval join 'clicks-with-buys' got a record without a timestamp"), std::string::npos)
+  EXPECT_NE(result.error.find("interval join 'clicks-with-buys' got a record without a timestamp"),
+            std::string::npos)
       << result.error;
 }
 
@@ -381,8 +406,11 @@ TEST_P(IntervalJoinJobTest, OutOfOrderInputMatchesBruteForce) {
   auto clicks = out_of_order<Click>(400, 1, [](int i, auto& rng) {
     return Click{static_cast<int64_t>(rng() % 13), "c" + std::to_string(i)};
   });
-  auto buys = out_of_order<Buy>(300, 2, [](int i, auto& rng) { return Buy{static_cast<int64_t>(rng() % 13), i}; });
-  for (auto [lower, upper] : {std::pair<Timestamp, Timestamp>{-25, 40}, {-60, -10}, {15, 70}, {0, 0}}) {
+  auto buys = out_of_order<Buy>(300, 2, [](int i, auto& rng) {
+    return Buy{static_cast<int64_t>(rng() % 13), i};
+  });
+  for (auto [lower, upper] :
+       {std::pair<Timestamp, Timestamp>{-25, 40}, {-60, -10}, {15, 70}, {0, 0}}) {
     std::vector<std::string> expected = expected_join(clicks, buys, lower, upper);
     ASSERT_FALSE(expected.empty());
     EXPECT_EQ(interval_join(clicks, buys, lower, upper, job_config(backend, parallelism)), expected)
@@ -391,9 +419,11 @@ TEST_P(IntervalJoinJobTest, OutOfOrderInputMatchesBruteForce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BackendsAndParallelism, IntervalJoinJobTest,
-                         ::testing::Combine(::testing::Values("heap", "rocksdb"), ::testing::Values(1, 2, 4)),
+                         ::testing::Combine(::testing::Values("heap", "rocksdb"),
+                                            ::testing::Values(1, 2, 4)),
                          [](const auto& info) {
-                           return std::get<0>(info.param) + "_p" + std::to_string(std::get<1>(info.param));
+                           return std::get<0>(info.param) + "_p" +
+                                  std::to_string(std::get<1>(info.param));
                          });
 
 // --- The interval join operator, driven by hand -------------------------------------------
@@ -403,7 +433,8 @@ class Harness final : public RuntimeContext, private ProcessingTimeService {
  public:
   explicit Harness(const std::string& backend) {
     config_.state_backend.kind = backend;
-    backend_ = create_keyed_state_backend(config_.state_backend, KeyGroupRange::for_subtask(kMaxParallelism, 1, 0),
+    backend_ = create_keyed_state_backend(config_.state_backend,
+                                          KeyGroupRange::for_subtask(kMaxParallelism, 1, 0),
                                           kMaxParallelism, clock_, name_, 0);
   }
   const std::string& operator_name() const override { return name_; }
@@ -439,7 +470,9 @@ class Harness final : public RuntimeContext, private ProcessingTimeService {
 template <class T>
 class RecordingOutput final : public Output<T> {
  public:
-  void emit(T&& value, Timestamp timestamp) override { records.emplace_back(std::move(value), timestamp); }
+  void emit(T&& value, Timestamp timestamp) override {
+    records.emplace_back(std::move(value), timestamp);
+  }
   void emit_watermark(Timestamp watermark) override { watermarks.push_back(watermark); }
   void emit_watermark_status(bool) override {}
   std::vector<std::pair<T, Timestamp>> records;
@@ -448,12 +481,14 @@ class RecordingOutput final : public Output<T> {
 
 class DescribePair final : public ProcessJoinFunction<Click, Buy, std::string> {
  public:
-  void process_element(const Click& c, const Buy& b, Context&, Collector<std::string>& out) override {
+  void process_element(const Click& c, const Buy& b, Context&,
+                       Collector<std::string>& out) override {
     out.collect(pair_name(c, b));
   }
 };
 
-using JoinOperator = internal::IntervalJoinOperator<Click, Buy, std::string, DescribePair, ClickUser, BuyUser>;
+using JoinOperator =
+    internal::IntervalJoinOperator<Click, Buy, std::string, DescribePair, ClickUser, BuyUser>;
 
 class IntervalJoinOperatorTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -470,8 +505,12 @@ class IntervalJoinOperatorTest : public ::testing::TestWithParam<std::string> {
     op_->set_side_output("late-buys", &late_buys_);
     op_->open(harness_);
   }
-  void click(int64_t user, const std::string& page, Timestamp ts) { op_->process_first(Click{user, page}, ts); }
-  void buy(int64_t user, int64_t amount, Timestamp ts) { op_->process_second(Buy{user, amount}, ts); }
+  void click(int64_t user, const std::string& page, Timestamp ts) {
+    op_->process_first(Click{user, page}, ts);
+  }
+  void buy(int64_t user, int64_t amount, Timestamp ts) {
+    op_->process_second(Buy{user, amount}, ts);
+  }
   void watermark(Timestamp wm) { op_->process_watermark(wm, 0); }
   std::vector<std::string> results() {
     std::vector<std::string> out;
@@ -479,8 +518,12 @@ class IntervalJoinOperatorTest : public ::testing::TestWithParam<std::string> {
     out_.records.clear();
     return sorted(out);
   }
-  size_t left_buckets(int64_t user) { return harness_.buffer<Click>(JoinOperator::kLeftBuffer, user).keys().size(); }
-  size_t right_buckets(int64_t user) { return harness_.buffer<Buy>(JoinOperator::kRightBuffer, user).keys().size(); }
+  size_t left_buckets(int64_t user) {
+    return harness_.buffer<Click>(JoinOperator::kLeftBuffer, user).keys().size();
+  }
+  size_t right_buckets(int64_t user) {
+    return harness_.buffer<Buy>(JoinOperator::kRightBuffer, user).keys().size();
+  }
 
   Harness harness_{GetParam()};
   RecordingOutput<std::string> out_;
@@ -590,8 +633,9 @@ TEST_P(IntervalJoinOperatorTest, MissingTimestampThrowsNamingTheOperator) {
     op_->process_second(Buy{1, 1}, kNoTimestamp);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("interval join 'Interval Join' got a record without a timestamp on its "
-                                         "right input"),
+    EXPECT_NE(std::string(e.what()).find(
+                  "interval join 'Interval Join' got a record without a timestamp on its "
+                  "right input"),
               std::string::npos)
         << e.what();
   }
@@ -618,8 +662,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, IntervalJoinOperatorTest, ::testing::Values("
 // Runs clicks.join(buys) by user in windows of `assigner` and returns
 // "page/amount@timestamp" for every pair.
 template <class Assigner>
-std::vector<std::string> window_join(const Script<Click>& clicks, const Script<Buy>& buys, Assigner assigner,
-                                     ExecutionConfig config = job_config()) {
+std::vector<std::string> window_join(const Script<Click>& clicks, const Script<Buy>& buys,
+                                     Assigner assigner, ExecutionConfig config = job_config()) {
   StreamEnvironment env(config);
   std::vector<std::string> out;
   env.from_source(clicks.source(), "clicks")
@@ -637,8 +681,8 @@ std::vector<std::string> window_join(const Script<Click>& clicks, const Script<B
 // "user [pages] [amounts]@timestamp" for every key and window, each side sorted (the
 // order of records within a window depends on how the inputs interleave).
 template <class Assigner>
-std::vector<std::string> co_group(const Script<Click>& clicks, const Script<Buy>& buys, Assigner assigner,
-                                  ExecutionConfig config = job_config()) {
+std::vector<std::string> co_group(const Script<Click>& clicks, const Script<Buy>& buys,
+                                  Assigner assigner, ExecutionConfig config = job_config()) {
   StreamEnvironment env(config);
   std::vector<std::string> out;
   env.from_source(clicks.source(), "clicks")
@@ -646,7 +690,8 @@ std::vector<std::string> co_group(const Script<Click>& clicks, const Script<Buy>
       .where([](const Click& c) { return c.user; })
       .equal_to([](const Buy& b) { return b.user; })
       .window(assigner)
-      .apply([](const std::vector<Click>& cs, const std::vector<Buy>& bs, Collector<std::string>& out) {
+      .apply([](const std::vector<Click>& cs, const std::vector<Buy>& bs,
+                Collector<std::string>& out) {
         std::vector<std::string> pages;
         std::vector<int64_t> amounts;
         for (const Click& c : cs) pages.push_back(c.page);
@@ -654,7 +699,8 @@ std::vector<std::string> co_group(const Script<Click>& clicks, const Script<Buy>
         std::string text = std::to_string(cs.empty() ? bs[0].user : cs[0].user) + " [";
         for (const auto& p : sorted(pages)) text += (text.back() == '[' ? "" : " ") + p;
         text += "] [";
-        for (int64_t a : sorted(amounts)) text += (text.back() == '[' ? "" : " ") + std::to_string(a);
+        for (int64_t a : sorted(amounts))
+          text += (text.back() == '[' ? "" : " ") + std::to_string(a);
         out.collect(text + "]");
       })
       .sink_to(collect_timestamped(out));
@@ -665,10 +711,18 @@ std::vector<std::string> co_group(const Script<Click>& clicks, const Script<Buy>
 
 TEST(WindowJoinTest, TumblingWindowsJoinPairsOfTheSameWindowAndKey) {
   Script<Click> clicks;
-  clicks.at(1, Click{1, "a"}).at(8, Click{1, "b"}).at(12, Click{1, "c"}).at(3, Click{2, "d"}).watermark(2);
+  clicks.at(1, Click{1, "a"})
+      .at(8, Click{1, "b"})
+      .at(12, Click{1, "c"})
+      .at(3, Click{2, "d"})
+      .watermark(2);
   clicks.at(25, Click{1, "e"});
   Script<Buy> buys;
-  buys.at(5, Buy{1, 50}).at(9, Buy{2, 90}).at(11, Buy{1, 110}).at(19, Buy{1, 190}).at(21, Buy{3, 210});
+  buys.at(5, Buy{1, 50})
+      .at(9, Buy{2, 90})
+      .at(11, Buy{1, 110})
+      .at(19, Buy{1, 190})
+      .at(21, Buy{3, 210});
   // Windows [0, 10), [10, 20), [20, 30): results carry 9, 19, 29.
   EXPECT_EQ(window_join(clicks, buys, TumblingEventTimeWindows::of(milliseconds(10))),
             (std::vector<std::string>{"a/50@9", "b/50@9", "c/110@19", "c/190@19", "d/90@9"}));
@@ -701,8 +755,9 @@ TEST(WindowJoinTest, SlidingWindowsJoinAPairOncePerSharedWindow) {
   buys.at(14, Buy{1, 1}).at(17, Buy{1, 2}).at(25, Buy{1, 3});
   // Size 10, slide 5: the click at 12 is in [5, 15) and [10, 20); 14 in both, 17 in
   // [10, 20) and [15, 25), 25 in neither.
-  EXPECT_EQ(window_join(clicks, buys, SlidingEventTimeWindows::of(milliseconds(10), milliseconds(5))),
-            (std::vector<std::string>{"a/1@14", "a/1@19", "a/2@19"}));
+  EXPECT_EQ(
+      window_join(clicks, buys, SlidingEventTimeWindows::of(milliseconds(10), milliseconds(5))),
+      (std::vector<std::string>{"a/1@14", "a/1@19", "a/2@19"}));
 }
 
 TEST(WindowJoinTest, SessionWindowsMergeAcrossBothInputs) {
@@ -722,8 +777,9 @@ TEST(WindowJoinTest, CoGroupCallsOncePerKeyAndWindowAlsoWithOneSideOnly) {
   clicks.at(1, Click{1, "a"}).at(2, Click{1, "b"}).at(3, Click{2, "c"}).at(15, Click{1, "d"});
   Script<Buy> buys;
   buys.at(4, Buy{1, 40}).at(5, Buy{3, 50}).at(6, Buy{3, 60});
-  EXPECT_EQ(co_group(clicks, buys, TumblingEventTimeWindows::of(milliseconds(10))),
-            (std::vector<std::string>{"1 [a b] [40]@9", "1 [d] []@19", "2 [c] []@9", "3 [] [50 60]@9"}));
+  EXPECT_EQ(
+      co_group(clicks, buys, TumblingEventTimeWindows::of(milliseconds(10))),
+      (std::vector<std::string>{"1 [a b] [40]@9", "1 [d] []@19", "2 [c] []@9", "3 [] [50 60]@9"}));
 }
 
 TEST(WindowJoinTest, WindowOptionsApply) {
@@ -769,7 +825,8 @@ TEST(WindowJoinTest, OperatorsAreNamedAfterTheJoin) {
       .process([](const Click&, const Buy&, Collector<int>&) {})
       .sink_to(sinks::discard());
   std::string plan = env.explain();
-  EXPECT_NE(plan.find("Window(TumblingEventTimeWindows(10), EventTimeTrigger"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("Window(TumblingEventTimeWindows(10), EventTimeTrigger"), std::string::npos)
+      << plan;
   EXPECT_NE(plan.find(", Join)"), std::string::npos) << plan;
   EXPECT_NE(plan.find(", CoGroup)"), std::string::npos) << plan;
   EXPECT_NE(plan.find("Interval Join"), std::string::npos) << plan;
@@ -789,17 +846,19 @@ TEST(WindowJoinTest, TaggedUnionSerializes) {
   EXPECT_EQ(second_back.second(), 42);
   EXPECT_EQ(serialize(second)[0], '\x01');
   EXPECT_THROW(deserialize<U>(std::string("\x02", 1)), SerializationError);
-  EXPECT_EQ((serializer_signature<TaggedUnion<int64_t, std::string>>()), "tagged_union<int64,string>");
+  EXPECT_EQ((serializer_signature<TaggedUnion<int64_t, std::string>>()),
+            "tagged_union<int64,string>");
 }
 
 // Brute force: every pair of one key in a window of [start, start + size) every `slide`.
-std::vector<std::string> expected_window_join(const Script<Click>& clicks, const Script<Buy>& buys, int64_t size,
-                                              int64_t slide) {
+std::vector<std::string> expected_window_join(const Script<Click>& clicks, const Script<Buy>& buys,
+                                              int64_t size, int64_t slide) {
   std::vector<std::string> out;
   for (const auto& [c, ct] : clicks.records()) {
     for (const auto& [b, bt] : buys.records()) {
       if (c.user != b.user) continue;
-      for (Timestamp start = std::min(ct, bt) / slide * slide; start + size > std::max(ct, bt); start -= slide) {
+      for (Timestamp start = std::min(ct, bt) / slide * slide; start + size > std::max(ct, bt);
+           start -= slide) {
         out.push_back(pair_name(c, b) + "@" + std::to_string(start + size - 1));
       }
     }
@@ -813,23 +872,34 @@ TEST_P(WindowJoinJobTest, OutOfOrderInputMatchesBruteForce) {
   auto [backend, parallelism] = GetParam();
   // Timestamps from about 1000 on: the brute force rounds window starts towards zero.
   auto clicks = out_of_order<Click>(
-      300, 3, [](int i, auto& rng) { return Click{static_cast<int64_t>(rng() % 11), "c" + std::to_string(i)}; },
+      300, 3,
+      [](int i, auto& rng) {
+        return Click{static_cast<int64_t>(rng() % 11), "c" + std::to_string(i)};
+      },
       1000);
   auto buys = out_of_order<Buy>(
-      200, 4, [](int i, auto& rng) { return Buy{static_cast<int64_t>(rng() % 11), i}; }, 1000);
+      200, 4,
+      [](int i, auto& rng) {
+        return Buy{static_cast<int64_t>(rng() % 11), i};
+      },
+      1000);
   ExecutionConfig config = job_config(backend, parallelism);
   std::vector<std::string> tumbling = expected_window_join(clicks, buys, 50, 50);
   ASSERT_FALSE(tumbling.empty());
-  EXPECT_EQ(window_join(clicks, buys, TumblingEventTimeWindows::of(milliseconds(50)), config), tumbling);
+  EXPECT_EQ(window_join(clicks, buys, TumblingEventTimeWindows::of(milliseconds(50)), config),
+            tumbling);
   std::vector<std::string> sliding = expected_window_join(clicks, buys, 60, 20);
-  EXPECT_EQ(window_join(clicks, buys, SlidingEventTimeWindows::of(milliseconds(60), milliseconds(20)), config),
+  EXPECT_EQ(window_join(clicks, buys,
+                        SlidingEventTimeWindows::of(milliseconds(60), milliseconds(20)), config),
             sliding);
 }
 
 INSTANTIATE_TEST_SUITE_P(BackendsAndParallelism, WindowJoinJobTest,
-                         ::testing::Combine(::testing::Values("heap", "rocksdb"), ::testing::Values(1, 2, 4)),
+                         ::testing::Combine(::testing::Values("heap", "rocksdb"),
+                                            ::testing::Values(1, 2, 4)),
                          [](const auto& info) {
-                           return std::get<0>(info.param) + "_p" + std::to_string(std::get<1>(info.param));
+                           return std::get<0>(info.param) + "_p" +
+                                  std::to_string(std::get<1>(info.param));
                          });
 
 }  // namespace

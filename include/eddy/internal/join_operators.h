@@ -17,14 +17,14 @@
 
 #include "eddy/error.h"
 #include "eddy/functions.h"
+#include "eddy/internal/operators.h"
+#include "eddy/internal/timer_service.h"
 #include "eddy/join_functions.h"
 #include "eddy/keyed_state_backend.h"
 #include "eddy/operator.h"
 #include "eddy/serializer.h"
 #include "eddy/state.h"
 #include "eddy/window_functions.h"
-#include "eddy/internal/operators.h"
-#include "eddy/internal/timer_service.h"
 
 namespace eddy::internal {
 
@@ -45,7 +45,8 @@ inline constexpr Timestamp kMaxJoinBound = std::numeric_limits<Timestamp>::max()
 inline Timestamp offset_time(Timestamp time, Timestamp delta) {
   Timestamp sum;
   if (__builtin_add_overflow(time, delta, &sum)) {
-    return delta > 0 ? std::numeric_limits<Timestamp>::max() : std::numeric_limits<Timestamp>::min() + 1;
+    return delta > 0 ? std::numeric_limits<Timestamp>::max()
+                     : std::numeric_limits<Timestamp>::min() + 1;
   }
   return sum;
 }
@@ -75,7 +76,8 @@ class LambdaProcessJoinFunction final : public ProcessJoinFunction<A, B, R> {
 
   explicit LambdaProcessJoinFunction(F fn) : fn_(std::move(fn)) {}
   void open(RuntimeContext& context) override { open_function(fn_, context); }
-  void process_element(const A& left, const B& right, Context& context, Collector<R>& out) override {
+  void process_element(const A& left, const B& right, Context& context,
+                       Collector<R>& out) override {
     if constexpr (std::is_invocable_v<F&, const A&, const B&, Collector<R>&>) {
       fn_(left, right, out);
     } else {
@@ -148,7 +150,8 @@ class IntervalJoinOperator final : public TwoInputOperator<A, B, R>, public Trig
     key1_.set(value);
     use_default_namespace();
     for (const Timestamp bucket : right_->keys()) {
-      if (bucket < offset_time(timestamp, lower_) || bucket > offset_time(timestamp, upper_)) continue;
+      if (bucket < offset_time(timestamp, lower_) || bucket > offset_time(timestamp, upper_))
+        continue;
       for (const B& other : right_->get(bucket).value_or(std::vector<B>{})) {
         emit(value, other, timestamp, bucket);
       }
@@ -168,7 +171,8 @@ class IntervalJoinOperator final : public TwoInputOperator<A, B, R>, public Trig
     use_default_namespace();
     // Relative to a right record, the left partners lie in [ts - upper, ts - lower].
     for (const Timestamp bucket : left_->keys()) {
-      if (bucket < offset_time(timestamp, -upper_) || bucket > offset_time(timestamp, -lower_)) continue;
+      if (bucket < offset_time(timestamp, -upper_) || bucket > offset_time(timestamp, -lower_))
+        continue;
       for (const A& other : left_->get(bucket).value_or(std::vector<A>{})) {
         emit(other, value, bucket, timestamp);
       }
@@ -186,7 +190,9 @@ class IntervalJoinOperator final : public TwoInputOperator<A, B, R>, public Trig
   void close() override { fn_.close(); }
 
   // For tests: cleanup timers not yet fired.
-  size_t num_cleanup_timers() const { return timers_ == nullptr ? 0 : timers_->num_event_time_timers(); }
+  size_t num_cleanup_timers() const {
+    return timers_ == nullptr ? 0 : timers_->num_event_time_timers();
+  }
 
  private:
   class ContextImpl final : public ProcessJoinFunction<A, B, R>::Context {
@@ -209,10 +215,11 @@ class IntervalJoinOperator final : public TwoInputOperator<A, B, R>, public Trig
     if (timestamp != kNoTimestamp) [[likely]] {
       return;
     }
-    throw Error("interval join '" + this->context().operator_name() + "' got a record without a timestamp on its " +
-                side +
-                " input: interval joins work in event time, so give the source a WatermarkStrategy with a "
-                "timestamp assigner (or call assign_timestamps_and_watermarks() before key_by())");
+    throw Error(
+        "interval join '" + this->context().operator_name() +
+        "' got a record without a timestamp on its " + side +
+        " input: interval joins work in event time, so give the source a WatermarkStrategy with a "
+        "timestamp assigner (or call assign_timestamps_and_watermarks() before key_by())");
   }
 
   // As in Flink: behind the watermark, once there is one.
@@ -236,7 +243,8 @@ class IntervalJoinOperator final : public TwoInputOperator<A, B, R>, public Trig
   }
 
   template <class T>
-  static void add_to_buffer(MapState<Timestamp, std::vector<T>>& buffer, T&& value, Timestamp timestamp) {
+  static void add_to_buffer(MapState<Timestamp, std::vector<T>>& buffer, T&& value,
+                            Timestamp timestamp) {
     std::vector<T> bucket = buffer.get(timestamp).value_or(std::vector<T>{});
     bucket.push_back(std::move(value));
     buffer.put(timestamp, std::move(bucket));
@@ -354,7 +362,8 @@ class CoGroupWindowFunction final : public ProcessWindowFunction<TaggedUnion<A, 
 
   explicit CoGroupWindowFunction(F fn) : fn_(std::move(fn)) {}
   void open(RuntimeContext& context) override { open_function(fn_, context); }
-  void process(const K&, Context&, std::span<const TaggedUnion<A, B>> elements, Collector<R>& out) override {
+  void process(const K&, Context&, std::span<const TaggedUnion<A, B>> elements,
+               Collector<R>& out) override {
     std::vector<A> first;
     std::vector<B> second;
     for (const TaggedUnion<A, B>& element : elements) {
