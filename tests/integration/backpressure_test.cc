@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <vector>
 
 #include "eddy/eddy.h"
+#include "scripted_source.h"
 
 namespace eddy {
 namespace {
@@ -44,6 +47,43 @@ TEST(BackpressureTest, SlowSinkBoundsDataInFlight) {
   EXPECT_LE(max_lead, bound) << "the source ran ahead of the sink: backpressure is not working";
   EXPECT_LE(result.peak_channel_batches, config.channel_capacity);
   EXPECT_GT(max_lead, 0);
+}
+
+}  // namespace
+}  // namespace eddy
+
+namespace eddy {
+namespace {
+
+// A task that reads and writes channels, under backpressure: while it waits for space in
+// a full output channel, the "input arrived" wake-up must not be lost, or the task
+// sleeps forever with data in its input (the job would never end). Watermarks between the
+// records make many small messages, which fills the channels quickly.
+TEST(BackpressureTest, ATaskBlockedOnAFullOutputStillSeesItsInput) {
+  for (int round = 0; round < 5; ++round) {
+    ExecutionConfig config;
+    config.channel_capacity = 1;
+    config.auto_watermark_interval = std::chrono::milliseconds(0);
+    StreamEnvironment env(config);
+    auto script = testing::ScriptedSource<int64_t>::Builder();
+    for (int64_t i = 0; i < 3000; ++i) {
+      script.record(i, i);
+      if (i % 7 == 6) script.watermark(i);
+    }
+    std::vector<int64_t> out;
+    env.from_source(script.build(), "script")
+        .map([](int64_t v) { return v; })
+        .set_parallelism(2)
+        .rebalance()
+        .map([](int64_t v) { return v + 1; })
+        .set_parallelism(2)
+        .key_by([](int64_t v) { return v % 5; })
+        .map([](int64_t v) { return v; })
+        .set_parallelism(2)
+        .sink_to(sinks::collect(out));
+    ASSERT_TRUE(env.execute().ok());
+    ASSERT_EQ(out.size(), 3000u);
+  }
 }
 
 }  // namespace
