@@ -33,10 +33,16 @@ bool Channel::try_pop(internal::ChannelMessage& out) {
 }
 
 void BlockingChannelWriter::write(internal::ChannelMessage&& message) {
+  bool waited = false;
   while (!channel_.try_push(message)) {
     if (cancelled_.load(std::memory_order_acquire)) throw TaskCancelled();
     producer_.wait();
+    waited = true;
   }
+  // The task has one notifier for everything (input arrived, space freed, splits, timers):
+  // a wake-up meant for its input may have been spent here. Signal again, so the task's
+  // next wait returns at once and it looks at its inputs before sleeping.
+  if (waited) producer_.notify();
 }
 
 }  // namespace eddy::runtime
