@@ -104,6 +104,18 @@ class KeyedProcessState : public Triggerable {
     collector_.set_timestamp(domain == TimeDomain::kEventTime ? timer.time : kNoTimestamp);
   }
 
+  // A timer fired: on_timer of `fn` with the timer's key current.
+  template <class Fn, class Context>
+  void fire_timer(const InternalTimer& timer, TimeDomain domain, Fn& fn, Context& context) {
+    begin_timer(timer, domain);
+    fn.on_timer(timer.time, context, collector_);
+  }
+  // Timers first, then the watermark goes downstream.
+  void advance_watermark(Timestamp watermark, Output<Out>& output) {
+    timers_.service().advance_watermark(watermark);
+    output.emit_watermark(watermark);
+  }
+
   KeyedTimers<K> timers_;
   TimestampedCollector<Out> collector_;
 
@@ -129,17 +141,12 @@ class KeyedProcessOperator final : public OneInputOperator<In, Out>, public Keye
     this->begin_record(key_.key(), timestamp);
     fn_.process_element(value, context_, this->collector_);
   }
-  void process_watermark(Timestamp watermark, int) override {
-    this->timers_.service().advance_watermark(watermark);
-    this->out().emit_watermark(watermark);
-  }
+  void process_watermark(Timestamp watermark, int) override { this->advance_watermark(watermark, this->out()); }
   void on_event_time(const InternalTimer& timer) override {
-    this->begin_timer(timer, TimeDomain::kEventTime);
-    fn_.on_timer(timer.time, context_, this->collector_);
+    this->fire_timer(timer, TimeDomain::kEventTime, fn_, context_);
   }
   void on_processing_time(const InternalTimer& timer) override {
-    this->begin_timer(timer, TimeDomain::kProcessingTime);
-    fn_.on_timer(timer.time, context_, this->collector_);
+    this->fire_timer(timer, TimeDomain::kProcessingTime, fn_, context_);
   }
   void close() override { fn_.close(); }
 
@@ -172,17 +179,12 @@ class KeyedCoProcessOperator final : public TwoInputOperator<In1, In2, Out>, pub
     this->begin_record(key2_.key(), timestamp);
     fn_.process_element2(value, context_, this->collector_);
   }
-  void process_watermark(Timestamp watermark, int) override {
-    this->timers_.service().advance_watermark(watermark);
-    this->out().emit_watermark(watermark);
-  }
+  void process_watermark(Timestamp watermark, int) override { this->advance_watermark(watermark, this->out()); }
   void on_event_time(const InternalTimer& timer) override {
-    this->begin_timer(timer, TimeDomain::kEventTime);
-    fn_.on_timer(timer.time, context_, this->collector_);
+    this->fire_timer(timer, TimeDomain::kEventTime, fn_, context_);
   }
   void on_processing_time(const InternalTimer& timer) override {
-    this->begin_timer(timer, TimeDomain::kProcessingTime);
-    fn_.on_timer(timer.time, context_, this->collector_);
+    this->fire_timer(timer, TimeDomain::kProcessingTime, fn_, context_);
   }
   void close() override { fn_.close(); }
 
@@ -215,17 +217,12 @@ class KeyedBroadcastProcessOperator final : public TwoInputOperator<In, B, Out>,
     this->begin_broadcast(timestamp);
     fn_.process_broadcast_element(value, broadcast_context_, this->collector_);
   }
-  void process_watermark(Timestamp watermark, int) override {
-    this->timers_.service().advance_watermark(watermark);
-    this->out().emit_watermark(watermark);
-  }
+  void process_watermark(Timestamp watermark, int) override { this->advance_watermark(watermark, this->out()); }
   void on_event_time(const InternalTimer& timer) override {
-    this->begin_timer(timer, TimeDomain::kEventTime);
-    fn_.on_timer(timer.time, read_only_context_, this->collector_);
+    this->fire_timer(timer, TimeDomain::kEventTime, fn_, read_only_context_);
   }
   void on_processing_time(const InternalTimer& timer) override {
-    this->begin_timer(timer, TimeDomain::kProcessingTime);
-    fn_.on_timer(timer.time, read_only_context_, this->collector_);
+    this->fire_timer(timer, TimeDomain::kProcessingTime, fn_, read_only_context_);
   }
   void close() override { fn_.close(); }
 
