@@ -203,12 +203,19 @@ class LambdaProcessFunction final : public ProcessFunction<In, Out> {
 // Streaming mode emits the new aggregate for every record; batch mode emits only the
 // final aggregate of each key when the input ends.
 //
-// The aggregates live in a hash map owned by the operator: keyed state backends replace
-// it when they exist (see docs/design/runtime.md).
+// The aggregates are keyed state (ValueState "rolling-aggregate"), with a write-back
+// cache in front: a key's aggregate is read from keyed state the first time the key
+// comes (after a restore it is there), then updated in the operator's hash map, and
+// written back to keyed state before a snapshot (prepare_snapshot_pre_barrier), which
+// also empties the cache. So the per-record cost is a hash-map update, as in a
+// hand-written loop, and the state still checkpoints and rescales by key group.
+// Record types or keys without a Serializer keep their aggregates in the cache only
+// (not checkpointable).
 template <class T, class KeySelector, class ReduceFn>
 class KeyedReduceOperator final : public OneInputOperator<T, T> {
  public:
   using K = ResultOf<KeySelector, const T&>;
+  static constexpr bool kInState = Serializable<T> && Serializable<K>;
 
   KeyedReduceOperator(KeySelector key_selector, ReduceFn reduce)
       : key_selector_(std::move(key_selector)), reduce_(std::move(reduce)) {}
@@ -216,6 +223,10 @@ class KeyedReduceOperator final : public OneInputOperator<T, T> {
   void open(RuntimeContext& context) override {
     OperatorBase::open(context);
     batch_ = context.config().runtime_mode == RuntimeMode::kBatch;
+    if constexpr (kInState) {
+      backend_ = context.keyed_state_backend();
+      if (backend_ != nullptr) state_ = &backend_->get_state(ValueStateDescriptor<T>("rolling-aggregate"));
+    }
     open_function(reduce_, context);
   }
 
@@ -224,13 +235,17 @@ class KeyedReduceOperator final : public OneInputOperator<T, T> {
     auto it = values_.find(key);
     if (it == values_.end()) {
       K stored_key(key);  // before `value` moves: the key may refer into it
-      if (batch_) {
-        values_.emplace(std::move(stored_key), Entry{std::move(value), timestamp});
-      } else {
-        values_.emplace(std::move(stored_key), Entry{value, timestamp});
-        this->out().emit(std::move(value), timestamp);
+      std::optional<T> previous = read_state(stored_key);
+      if (!previous) {
+        if (batch_) {
+          values_.emplace(std::move(stored_key), Entry{std::move(value), timestamp});
+        } else {
+          values_.emplace(std::move(stored_key), Entry{value, timestamp});
+          this->out().emit(std::move(value), timestamp);
+        }
+        return;
       }
-      return;
+      it = values_.emplace(std::move(stored_key), Entry{std::move(*previous), timestamp}).first;
     }
     Entry& entry = it->second;
     if constexpr (std::is_invocable_v<ReduceFn&, T&&, const T&>) {
@@ -242,6 +257,19 @@ class KeyedReduceOperator final : public OneInputOperator<T, T> {
     if (!batch_) {
       T result(entry.value);
       this->out().emit(std::move(result), timestamp);
+    }
+  }
+
+  // Writes the cached aggregates to keyed state and (streaming mode) empties the cache.
+  // Batch mode keeps it: its final output comes from the cache.
+  void prepare_snapshot_pre_barrier() override {
+    if constexpr (kInState) {
+      if (state_ == nullptr) return;
+      for (auto& [key, entry] : values_) {
+        backend_->set_current_key(key, key_group_of(KeyHash<K>{}(key), this->context().max_parallelism()));
+        state_->update(entry.value);
+      }
+      if (!batch_) values_.clear();
     }
   }
 
@@ -258,9 +286,22 @@ class KeyedReduceOperator final : public OneInputOperator<T, T> {
     T value;
     Timestamp timestamp;
   };
+
+  std::optional<T> read_state(const K& key) {
+    if constexpr (kInState) {
+      if (state_ == nullptr) return std::nullopt;
+      backend_->set_current_key(key, key_group_of(KeyHash<K>{}(key), this->context().max_parallelism()));
+      return state_->value();
+    } else {
+      return std::nullopt;
+    }
+  }
+
   KeySelector key_selector_;
   ReduceFn reduce_;
   bool batch_ = false;
+  KeyedStateBackend* backend_ = nullptr;
+  ValueState<T>* state_ = nullptr;
   // The map's hash need not be stable (only key groups must be): std::hash where the
   // key has one, as a hand-written loop would use.
   using MapHasher = std::conditional_t<std::is_default_constructible_v<std::hash<K>>, std::hash<K>,
