@@ -299,16 +299,79 @@ void check_join_keys() {
                 "the join key type needs operator== and eddy::KeyHash (see eddy/key.h)");
 }
 
+// where(key_a).equal_to(key_b).window(assigner), shared by join() and co_group():
+// window() returns Streams::WithWindow<KA, KB, Assigner>.
+template <class A, class B, class Streams>
+class TwoInputKeySelection {
+ public:
+  TwoInputKeySelection(Pipeline* pipeline, int first, int second)
+      : pipeline_(pipeline), first_(first), second_(second) {}
+
+  template <class KA, class KB>
+  class EqualTo {
+   public:
+    EqualTo(Pipeline* pipeline, int first, int second, KA first_key, KB second_key)
+        : pipeline_(pipeline),
+          first_(first),
+          second_(second),
+          first_key_(std::move(first_key)),
+          second_key_(std::move(second_key)) {}
+    // The windows both inputs are put into together (any window assigner).
+    template <class Assigner>
+    auto window(Assigner assigner) const {
+      using WithWindow = typename Streams::template WithWindow<KA, KB, Assigner>;
+      return WithWindow(TwoInputWindowing<A, B, KA, KB, Assigner>(pipeline_, first_, second_, first_key_,
+                                                                   second_key_, std::move(assigner)));
+    }
+
+   private:
+    Pipeline* pipeline_;
+    int first_;
+    int second_;
+    KA first_key_;
+    KB second_key_;
+  };
+
+  template <class KA>
+  class Where {
+   public:
+    Where(Pipeline* pipeline, int first, int second, KA first_key)
+        : pipeline_(pipeline), first_(first), second_(second), first_key_(std::move(first_key)) {}
+    // The key of the second input's records, of the same type as where()'s.
+    template <class KB>
+    EqualTo<KA, KB> equal_to(KB second_key) const {
+      check_join_keys<A, B, KA, KB>();
+      return EqualTo<KA, KB>(pipeline_, first_, second_, first_key_, std::move(second_key));
+    }
+
+   private:
+    Pipeline* pipeline_;
+    int first_;
+    int second_;
+    KA first_key_;
+  };
+
+  // The key of the first input's records.
+  template <class KA>
+  Where<KA> where(KA first_key) const {
+    return Where<KA>(pipeline_, first_, second_, std::move(first_key));
+  }
+
+ private:
+  Pipeline* pipeline_;
+  int first_;
+  int second_;
+};
+
 }  // namespace internal
 
 // a.join(b).where(key_a).equal_to(key_b).window(assigner).apply(fn): every pair of records
 // with equal keys in the same window (Flink's JoinedStreams). An inner join: a window with
 // records of one input only produces nothing.
 template <class A, class B>
-class JoinedStreams {
+class JoinedStreams : public internal::TwoInputKeySelection<A, B, JoinedStreams<A, B>> {
  public:
-  JoinedStreams(internal::Pipeline* pipeline, int first, int second)
-      : pipeline_(pipeline), first_(first), second_(second) {}
+  using internal::TwoInputKeySelection<A, B, JoinedStreams<A, B>>::TwoInputKeySelection;
 
   template <class KA, class KB, class Assigner>
   class WithWindow
@@ -337,70 +400,15 @@ class JoinedStreams {
     friend class internal::TwoInputWindowOptions<WithWindow, Windowing>;
     Windowing windowing_;
   };
-
-  template <class KA, class KB>
-  class EqualTo {
-   public:
-    EqualTo(internal::Pipeline* pipeline, int first, int second, KA first_key, KB second_key)
-        : pipeline_(pipeline),
-          first_(first),
-          second_(second),
-          first_key_(std::move(first_key)),
-          second_key_(std::move(second_key)) {}
-    // The windows both inputs are put into together (any window assigner).
-    template <class Assigner>
-    WithWindow<KA, KB, Assigner> window(Assigner assigner) const {
-      return WithWindow<KA, KB, Assigner>(internal::TwoInputWindowing<A, B, KA, KB, Assigner>(
-          pipeline_, first_, second_, first_key_, second_key_, std::move(assigner)));
-    }
-
-   private:
-    internal::Pipeline* pipeline_;
-    int first_;
-    int second_;
-    KA first_key_;
-    KB second_key_;
-  };
-
-  template <class KA>
-  class Where {
-   public:
-    Where(internal::Pipeline* pipeline, int first, int second, KA first_key)
-        : pipeline_(pipeline), first_(first), second_(second), first_key_(std::move(first_key)) {}
-    // The key of the second input's records, of the same type as where()'s.
-    template <class KB>
-    EqualTo<KA, KB> equal_to(KB second_key) const {
-      internal::check_join_keys<A, B, KA, KB>();
-      return EqualTo<KA, KB>(pipeline_, first_, second_, first_key_, std::move(second_key));
-    }
-
-   private:
-    internal::Pipeline* pipeline_;
-    int first_;
-    int second_;
-    KA first_key_;
-  };
-
-  // The key of the first input's records.
-  template <class KA>
-  Where<KA> where(KA first_key) const {
-    return Where<KA>(pipeline_, first_, second_, std::move(first_key));
-  }
-
- private:
-  internal::Pipeline* pipeline_;
-  int first_;
-  int second_;
 };
 
 // a.co_group(b).where(key_a).equal_to(key_b).window(assigner).apply(fn): once per key and
 // window, fn gets the records of both inputs (Flink's CoGroupedStreams); one of the two
 // may be empty.
 template <class A, class B>
-class CoGroupedStreams {
+class CoGroupedStreams : public internal::TwoInputKeySelection<A, B, CoGroupedStreams<A, B>> {
  public:
-  CoGroupedStreams(internal::Pipeline* pipeline, int first, int second)
-      : pipeline_(pipeline), first_(first), second_(second) {}
+  using internal::TwoInputKeySelection<A, B, CoGroupedStreams<A, B>>::TwoInputKeySelection;
 
   template <class KA, class KB, class Assigner>
   class WithWindow
@@ -426,60 +434,6 @@ class CoGroupedStreams {
     friend class internal::TwoInputWindowOptions<WithWindow, Windowing>;
     Windowing windowing_;
   };
-
-  template <class KA, class KB>
-  class EqualTo {
-   public:
-    EqualTo(internal::Pipeline* pipeline, int first, int second, KA first_key, KB second_key)
-        : pipeline_(pipeline),
-          first_(first),
-          second_(second),
-          first_key_(std::move(first_key)),
-          second_key_(std::move(second_key)) {}
-    // The windows both inputs are put into together (any window assigner).
-    template <class Assigner>
-    WithWindow<KA, KB, Assigner> window(Assigner assigner) const {
-      return WithWindow<KA, KB, Assigner>(internal::TwoInputWindowing<A, B, KA, KB, Assigner>(
-          pipeline_, first_, second_, first_key_, second_key_, std::move(assigner)));
-    }
-
-   private:
-    internal::Pipeline* pipeline_;
-    int first_;
-    int second_;
-    KA first_key_;
-    KB second_key_;
-  };
-
-  template <class KA>
-  class Where {
-   public:
-    Where(internal::Pipeline* pipeline, int first, int second, KA first_key)
-        : pipeline_(pipeline), first_(first), second_(second), first_key_(std::move(first_key)) {}
-    // The key of the second input's records, of the same type as where()'s.
-    template <class KB>
-    EqualTo<KA, KB> equal_to(KB second_key) const {
-      internal::check_join_keys<A, B, KA, KB>();
-      return EqualTo<KA, KB>(pipeline_, first_, second_, first_key_, std::move(second_key));
-    }
-
-   private:
-    internal::Pipeline* pipeline_;
-    int first_;
-    int second_;
-    KA first_key_;
-  };
-
-  // The key of the first input's records.
-  template <class KA>
-  Where<KA> where(KA first_key) const {
-    return Where<KA>(pipeline_, first_, second_, std::move(first_key));
-  }
-
- private:
-  internal::Pipeline* pipeline_;
-  int first_;
-  int second_;
 };
 
 // DataStream members declared in data_stream.h.
