@@ -151,6 +151,42 @@ using AggregateResultOf = std::decay_t<decltype(std::declval<const A&>().get_res
 // Every member takes the operator as `scope`; scope.enter_contents() points the backend
 // at the window whose contents are meant (the state window, for merging windows).
 
+// Merging windows (sessions): moves the contents of the `sources` namespaces (removed
+// there) into `target`'s. Value contents fold with `combine(older, newer)`; list contents
+// concatenate.
+template <class Scope, class V, class Combine>
+void merge_value_state(Scope& scope, ValueState<V>& state, const std::string& target,
+                       const std::vector<std::string>& sources, Combine combine) {
+  std::optional<V> merged;
+  for (const std::string& ns : sources) {
+    scope.use_namespace(ns);
+    std::optional<V> value = state.value();
+    if (!value) continue;
+    state.clear();
+    merged = merged ? combine(std::move(*merged), *value) : std::move(value);
+  }
+  if (!merged) return;
+  scope.use_namespace(target);
+  std::optional<V> current = state.value();
+  state.update(current ? combine(std::move(*current), *merged) : std::move(*merged));
+}
+
+template <class Scope, class V>
+void merge_list_state(Scope& scope, ListState<V>& state, const std::string& target,
+                      const std::vector<std::string>& sources) {
+  std::vector<V> merged;
+  for (const std::string& ns : sources) {
+    scope.use_namespace(ns);
+    std::vector<V> values = state.get();
+    if (values.empty()) continue;
+    state.clear();
+    for (V& value : values) merged.push_back(std::move(value));
+  }
+  if (merged.empty()) return;
+  scope.use_namespace(target);
+  state.add_all(std::move(merged));
+}
+
 // reduce(): the running reduction in ValueState<T>.
 template <class T, class ReduceFn, class Stage>
 class ReduceContents {
@@ -216,19 +252,8 @@ class ReduceContents {
   // Folds the reductions of `sources` (removed there), in order, into `target`'s.
   template <class Scope>
   void merge(Scope& scope, const std::string& target, const std::vector<std::string>& sources) {
-    std::optional<T> merged;
-    for (const std::string& ns : sources) {
-      scope.use_namespace(ns);
-      std::optional<T> value = state_->value();
-      if (!value) continue;
-      state_->clear();
-      merged = merged ? call_reduce(reduce_, std::move(*merged), *value) : std::move(value);
-    }
-    if (!merged) return;
-    scope.use_namespace(target);
-    std::optional<T> current = state_->value();
-    state_->update(current ? call_reduce(reduce_, std::move(*current), *merged)
-                           : std::move(*merged));
+    merge_value_state(scope, *state_, target, sources,
+                      [this](T older, const T& newer) { return call_reduce(reduce_, std::move(older), newer); });
   }
   template <class Scope>
   void clear_function(Scope& scope) {
@@ -283,18 +308,8 @@ class AggregateContents {
   }
   template <class Scope>
   void merge(Scope& scope, const std::string& target, const std::vector<std::string>& sources) {
-    std::optional<Acc> merged;
-    for (const std::string& ns : sources) {
-      scope.use_namespace(ns);
-      std::optional<Acc> value = state_->value();
-      if (!value) continue;
-      state_->clear();
-      merged = merged ? agg_.merge(std::move(*merged), *value) : std::move(value);
-    }
-    if (!merged) return;
-    scope.use_namespace(target);
-    std::optional<Acc> current = state_->value();
-    state_->update(current ? agg_.merge(std::move(*current), *merged) : std::move(*merged));
+    merge_value_state(scope, *state_, target, sources,
+                      [this](Acc older, const Acc& newer) { return agg_.merge(std::move(older), newer); });
   }
   template <class Scope>
   void clear_function(Scope& scope) {
@@ -341,17 +356,7 @@ class ListContents {
   }
   template <class Scope>
   void merge(Scope& scope, const std::string& target, const std::vector<std::string>& sources) {
-    std::vector<T> merged;
-    for (const std::string& ns : sources) {
-      scope.use_namespace(ns);
-      std::vector<T> values = state_->get();
-      if (values.empty()) continue;
-      state_->clear();
-      for (T& value : values) merged.push_back(std::move(value));
-    }
-    if (merged.empty()) return;
-    scope.use_namespace(target);
-    state_->add_all(std::move(merged));
+    merge_list_state(scope, *state_, target, sources);
   }
   template <class Scope>
   void clear_function(Scope& scope) {
@@ -453,17 +458,7 @@ class EvictingContents {
   }
   template <class Scope>
   void merge(Scope& scope, const std::string& target, const std::vector<std::string>& sources) {
-    std::vector<Element> merged;
-    for (const std::string& ns : sources) {
-      scope.use_namespace(ns);
-      std::vector<Element> values = state_->get();
-      if (values.empty()) continue;
-      state_->clear();
-      for (Element& value : values) merged.push_back(std::move(value));
-    }
-    if (merged.empty()) return;
-    scope.use_namespace(target);
-    state_->add_all(std::move(merged));
+    merge_list_state(scope, *state_, target, sources);
   }
   template <class Scope>
   void clear_function(Scope& scope) {
