@@ -82,8 +82,6 @@ class SplitWatermarks final : public SourceWatermarkHooks<T> {
     }
   }
 
-  Timestamp current_watermark() const { return combined_; }
-
  private:
   struct Split final : WatermarkOutput {
     SplitWatermarks* owner = nullptr;

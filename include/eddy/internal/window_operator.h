@@ -702,8 +702,6 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
       if (pre_aggregate_) flush_pre_aggregates([](const W&) { return true; });
     }
   }
-  // Whether records are pre-aggregated before they reach keyed state (for tests).
-  bool pre_aggregates() const { return pre_aggregate_; }
 
   // Timers, for tests and metrics.
   InternalTimerService& timer_service() { return *timers_; }

@@ -125,7 +125,6 @@ class PreAggregationBuffer {
 
   void note_inserted() { ++size_; }
   bool over_limit() const { return size_ > max_entries_; }
-  size_t size() const { return size_; }
 
   // Calls flush(window buffer) for every window buffer `select` picks, then drops them.
   template <class Select, class Flush>
