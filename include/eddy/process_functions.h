@@ -18,6 +18,21 @@
 
 namespace eddy {
 
+// The context of keyed process functions: the current key (of the record, or of the
+// firing timer) besides what every process-function context has.
+template <class K>
+class KeyedProcessContext : public ProcessContextBase {
+ public:
+  virtual const K& current_key() const = 0;
+};
+
+// In on_timer: which kind of timer fired.
+template <class K>
+class KeyedOnTimerContext : public KeyedProcessContext<K> {
+ public:
+  virtual TimeDomain time_domain() const = 0;
+};
+
 // Processes the records of a keyed stream one by one, with timers (Flink's
 // KeyedProcessFunction). Timers are per key; on_timer runs with the timer's key current,
 // so keyed state accesses there refer to it.
@@ -28,14 +43,8 @@ class KeyedProcessFunction {
   using input_type = In;
   using output_type = Out;
 
-  class Context : public ProcessContextBase {
-   public:
-    virtual const K& current_key() const = 0;
-  };
-  class OnTimerContext : public Context {
-   public:
-    virtual TimeDomain time_domain() const = 0;
-  };
+  using Context = KeyedProcessContext<K>;
+  using OnTimerContext = KeyedOnTimerContext<K>;
 
   virtual ~KeyedProcessFunction() = default;
   virtual void open(RuntimeContext&) {}
@@ -73,14 +82,8 @@ class KeyedCoProcessFunction {
   using second_type = In2;
   using output_type = Out;
 
-  class Context : public ProcessContextBase {
-   public:
-    virtual const K& current_key() const = 0;
-  };
-  class OnTimerContext : public Context {
-   public:
-    virtual TimeDomain time_domain() const = 0;
-  };
+  using Context = KeyedProcessContext<K>;
+  using OnTimerContext = KeyedOnTimerContext<K>;
 
   virtual ~KeyedCoProcessFunction() = default;
   virtual void open(RuntimeContext&) {}
