@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -71,6 +72,9 @@ class RuntimeContext {
   virtual KeyedStateBackend* keyed_state_backend() const { return nullptr; }
   // The operator state of this subtask (eddy/operator_state.h).
   virtual OperatorStateStore* operator_state_store() const { return nullptr; }
+  // The checkpoint this run restored its state from; none for a fresh start (Flink's
+  // isRestored()).
+  virtual std::optional<int64_t> restored_checkpoint_id() const { return std::nullopt; }
   OperatorStateStore& operator_state() const;
   KeyedStateBackend& keyed_state() const;
   template <class T>
@@ -153,6 +157,17 @@ class OperatorBase {
   // The operator's state is about to be snapshotted: move anything it buffers outside its
   // state (pre-aggregated values) into it. Must not emit.
   virtual void prepare_snapshot_pre_barrier() {}
+  // The synchronous part of checkpoint `checkpoint_id`, at its barrier, after
+  // prepare_snapshot_pre_barrier(): bring operator state (RuntimeContext::operator_state())
+  // up to date, and pre-commit transactions. Keyed state and timers are snapshotted by the
+  // runtime. Must not emit.
+  virtual void snapshot_state(int64_t checkpoint_id) {}
+  // Checkpoint `checkpoint_id` is complete and durable: commit what was pre-committed for
+  // it. Also called for the checkpoint a job was restored from, so commits must be
+  // idempotent. Must not emit.
+  virtual void notify_checkpoint_complete(int64_t checkpoint_id) {}
+  // Checkpoint `checkpoint_id` will not complete.
+  virtual void notify_checkpoint_aborted(int64_t checkpoint_id) {}
   // All input ended. May emit (buffered results, final aggregates).
   virtual void finish() {}
   // Release resources. Must not emit.

@@ -9,9 +9,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "eddy/error.h"
 #include "eddy/operator.h"
 #include "eddy/time.h"
 
@@ -49,6 +51,11 @@ class SplitEnumerator {
   virtual void handle_split_request(int subtask) = 0;
   // Splits handed out but not finished come back (the reader failed).
   virtual void add_splits_back(SplitList splits, int subtask) = 0;
+  // For checkpoints: the splits not yet handed out. A checkpoint stores them with the
+  // readers' splits; a restore gives them to SourceBase::restore_enumerator().
+  virtual SplitList snapshot_state() {
+    throw Error("this source's split enumerator does not support checkpoints (implement snapshot_state)");
+  }
 };
 
 // What a reader may do; only used from the reader's task thread.
@@ -160,6 +167,19 @@ class SourceBase {
   // Some sources cannot run in parallel (a collection); they say so here.
   virtual std::optional<int> max_source_parallelism() const { return std::nullopt; }
   virtual std::unique_ptr<SplitEnumerator> create_enumerator(SplitEnumeratorContext& context) const = 0;
+
+  // Checkpoint support (Flink's split serializer and restoreEnumerator). A source whose
+  // positions are to survive failures implements all three; the defaults throw, and a
+  // checkpoint of a job with such a source fails, naming it.
+  //
+  // The bytes must carry their own version, so a newer build reads what an older wrote.
+  virtual std::string serialize_split(const SourceSplit& split) const;
+  virtual std::unique_ptr<SourceSplit> deserialize_split(std::string_view bytes) const;
+  // An enumerator that goes on from a checkpoint: `unassigned` are the splits no reader
+  // had; readers get their own splits back directly. The default hands out `unassigned`
+  // in order (a StaticSplitEnumerator).
+  virtual std::unique_ptr<SplitEnumerator> restore_enumerator(SplitEnumeratorContext& context,
+                                                              SplitList unassigned) const;
 };
 
 template <class T>
@@ -170,7 +190,7 @@ class Source : public SourceBase {
 };
 
 // Hands out a fixed list of splits, one per request, in order; then signals that no
-// more remain. Splits that come back are handed out again first.
+// more remain. Splits that come back are handed out after the others.
 class StaticSplitEnumerator : public SplitEnumerator {
  public:
   StaticSplitEnumerator(SplitEnumeratorContext& context, SplitList splits)
@@ -185,6 +205,11 @@ class StaticSplitEnumerator : public SplitEnumerator {
   }
   void add_splits_back(SplitList splits, int) override {
     for (auto& split : splits) splits_.push_back(std::move(split));
+  }
+  SplitList snapshot_state() override {
+    SplitList remaining;
+    for (size_t i = next_; i < splits_.size(); ++i) remaining.push_back(splits_[i]->clone());
+    return remaining;
   }
 
  private:

@@ -320,6 +320,11 @@ class SinkOperator final : public OperatorBase, public Input<T> {
   }
   void process(T&& value, Timestamp timestamp) override { writer_->write(std::move(value), timestamp); }
   void process_watermark(Timestamp, int) override {}
+  void snapshot_state(int64_t checkpoint_id) override { writer_->snapshot_state(checkpoint_id); }
+  void notify_checkpoint_complete(int64_t checkpoint_id) override {
+    writer_->notify_checkpoint_complete(checkpoint_id);
+  }
+  void notify_checkpoint_aborted(int64_t checkpoint_id) override { writer_->notify_checkpoint_aborted(checkpoint_id); }
   void finish() override { writer_->flush(true); }
   void close() override {
     if (writer_ != nullptr) writer_->close();
