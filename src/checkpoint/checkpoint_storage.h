@@ -25,12 +25,25 @@
 #include <string_view>
 #include <vector>
 
+#include "eddy/error.h"
 #include "eddy/keyed_state_backend.h"
 #include "eddy/operator_state.h"
 
 namespace eddy::checkpoint {
 
+// Versions of the format. Each is written into what it describes, and a reader accepts
+// every version up to its own (so a newer Eddy restores older checkpoints) and rejects a
+// newer one with a message naming both versions.
+//   kFormatVersion        the framing of every file (magic, version, length, checksum)
+//   kSubtaskStateVersion  the payload of a data file (OperatorSubtaskState)
+//   kMetadataVersion      the payload of _metadata (CheckpointMetadata)
+// The entries of keyed state carry KeyedStateSnapshot::kFormatVersion as well.
 inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kSubtaskStateVersion = 1;
+inline constexpr uint32_t kMetadataVersion = 1;
+
+// The name of the metadata file in a checkpoint or savepoint folder.
+inline constexpr std::string_view kMetadataFileName = "_metadata";
 
 // The state of one operator subtask.
 struct OperatorSubtaskState {
@@ -43,14 +56,16 @@ struct OperatorSubtaskState {
   // opaque blob of serialized records. Empty for aligned checkpoints.
   std::vector<std::string> channel_state;
 
+  // Nothing to restore: no keyed states (a keyed snapshot listing no state counts as
+  // none), no operator states, no channel state. Such a subtask needs no file.
   bool empty() const;
 };
 
 // Where one operator subtask's state was written.
 struct StateFileHandle {
-  std::string file;      // name inside the checkpoint folder
-  uint64_t size = 0;     // bytes of the whole file
-  uint64_t checksum = 0; // the checksum in the file's trailer
+  std::string file;       // name inside the checkpoint folder
+  uint64_t size = 0;      // bytes of the whole file
+  uint64_t checksum = 0;  // the checksum in the file's trailer
 };
 
 struct OperatorMetadata {
@@ -71,15 +86,20 @@ struct CheckpointMetadata {
   std::vector<OperatorMetadata> operators;
 };
 
-// Encodings of the payloads. decode_* throw SerializationError on malformed bytes.
+// Encodings of the payloads (layouts in docs/savepoints.md). encode_* throw Error for
+// input that breaks the structs' contracts (entry lists not matching the states,
+// subtasks not matching the parallelism). decode_* throw SerializationError on
+// malformed bytes, trailing bytes or a payload version newer than this build reads;
+// they never allocate more than the input's size justifies.
 std::string encode_subtask_state(const OperatorSubtaskState& state);
 OperatorSubtaskState decode_subtask_state(std::string_view payload);
 std::string encode_metadata(const CheckpointMetadata& metadata);
 CheckpointMetadata decode_metadata(std::string_view payload);
 
 // Frames `payload` (magic, version, length, payload, checksum) and writes it to `path`
-// durably (temporary file, fsync, rename, fsync of the folder). Throws Error naming the
-// path (and the errno text: "No space left on device") on failure, leaving no file.
+// durably (to "<path>.tmp", fsync, rename, fsync of the folder). Throws Error naming the
+// path (and the errno text: "No space left on device") on failure, leaving neither the
+// temporary file nor `path`. The returned handle's `file` is `path`'s file name.
 StateFileHandle write_framed_file(const std::string& path, std::string_view payload);
 // Reads a framed file back and returns its payload after checking magic, version, length
 // and checksum; `expected`, when given, must match its size and checksum too. Throws
@@ -93,28 +113,33 @@ class CorruptCheckpointError : public Error {
 
 class CheckpointStorage {
  public:
-  // `directory` is created if missing. `retained`: completed checkpoints to keep.
+  // `directory` is created if missing (Error naming it when that fails). `retained`:
+  // completed checkpoints to keep, at least 1 (InvalidJobError otherwise).
   CheckpointStorage(std::string directory, int retained);
 
   const std::string& directory() const { return directory_; }
   // The folder of checkpoint `id` ("<directory>/chk-<id>").
   std::string checkpoint_folder(int64_t id) const;
   // Creates the folder of a new checkpoint (or savepoint, "savepoint-<id>-<ms>") and
-  // returns its path.
+  // returns its path. Throws Error if the folder exists already (ids are never reused:
+  // start above max_checkpoint_id()) or cannot be created.
   std::string begin(int64_t id, bool savepoint, int64_t timestamp_ms);
   // Writes one subtask's state into `folder`; returns the handle for the metadata.
   StateFileHandle write_state_file(const std::string& folder, const std::string& file_name,
                                    const OperatorSubtaskState& state) const;
   // Writes the metadata last, completing the checkpoint in `folder`. Then, for a
   // checkpoint (not a savepoint), deletes completed checkpoints beyond the `retained`
-  // newest, and folders of checkpoints with a smaller id that never completed.
+  // newest, and folders of checkpoints with a smaller id that never completed. Savepoint
+  // folders are never deleted. A folder that cannot be deleted is left behind; that does
+  // not fail the checkpoint.
   void complete(const std::string& folder, const CheckpointMetadata& metadata);
   // Removes the folder of a failed or aborted checkpoint. Never throws.
   void discard(const std::string& folder) noexcept;
 
-  // The newest completed checkpoint (highest id with a valid _metadata) in the directory,
-  // if any. A folder whose _metadata is missing is skipped; one whose _metadata is
-  // corrupt throws CorruptCheckpointError (never falls back silently).
+  // The folder of the newest completed checkpoint (the chk-<id> folder with the highest
+  // id that has a valid _metadata), if any. Savepoints are never picked. A folder whose
+  // _metadata is missing is skipped; one whose _metadata is corrupt throws
+  // CorruptCheckpointError (never falls back silently to an older one).
   std::optional<std::string> latest_completed() const;
   // The highest checkpoint id of any chk-<id> or savepoint-<id>-* folder, complete or not
   // (0 if none): new checkpoint ids start above it, so ids are never reused.
@@ -130,12 +155,15 @@ struct LoadedCheckpoint {
   std::string folder;
   CheckpointMetadata metadata;
   // The state of operator `op` (index in metadata.operators), subtask `subtask`; empty
-  // state for a subtask that had none. Verifies the file's checksum.
+  // state for a subtask that had none. Verifies the file's size and checksum against the
+  // handle; throws CorruptCheckpointError naming the file, or Error for an index out of
+  // range.
   OperatorSubtaskState read_subtask(size_t op, int subtask) const;
 };
 
 // Reads the checkpoint in `folder` (a chk-<id> or savepoint folder, or a _metadata file
-// path). Throws CorruptCheckpointError, or Error when there is no _metadata.
+// path; LoadedCheckpoint::folder is then its folder). Throws CorruptCheckpointError naming
+// the file, or Error when there is no _metadata (the checkpoint never completed).
 LoadedCheckpoint load_checkpoint(const std::string& folder);
 
 }  // namespace eddy::checkpoint
