@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -25,6 +26,7 @@ class NumberRangeSplit final : public SourceSplit {
   std::unique_ptr<SourceSplit> clone() const override {
     return std::make_unique<NumberRangeSplit>(*this);
   }
+  int index() const { return index_; }
   int64_t next() const { return next_; }
   int64_t end() const { return end_; }
   void advance_to(int64_t next) { next_ = next; }
@@ -37,6 +39,15 @@ class NumberRangeSplit final : public SourceSplit {
 
 // Splits [0, count) into `num_splits` contiguous ranges.
 SplitList split_number_range(int64_t count, int num_splits);
+
+// The checkpoint form of a NumberRangeSplit: a version varint (1), then the index, the
+// position and the end as varints. `source_kind` names the source in errors.
+std::string serialize_number_range_split(const SourceSplit& split, std::string_view source_kind);
+// Throws SerializationError, naming `source_kind`, for bytes of an unknown version, malformed
+// bytes, and ranges that end past `count` (the source's input shrank since the checkpoint).
+std::unique_ptr<NumberRangeSplit> deserialize_number_range_split(std::string_view bytes,
+                                                                 int64_t count,
+                                                                 std::string_view source_kind);
 
 inline constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
 
@@ -63,12 +74,23 @@ class GeneratorSource final : public Source<T> {
         context, split_number_range(options_.count, context.parallelism()));
   }
 
+  std::string serialize_split(const SourceSplit& split) const override {
+    return serialize_number_range_split(split, kKind);
+  }
+  std::unique_ptr<SourceSplit> deserialize_split(std::string_view bytes) const override {
+    return deserialize_number_range_split(bytes, options_.count, kKind);
+  }
+
   std::unique_ptr<SourceReader<T>> create_reader(SourceReaderContext& context) const override {
     double rate = options_.records_per_second / context.runtime().parallelism();
     return std::make_unique<Reader>(context, fn_, rate);
   }
 
  private:
+  static constexpr std::string_view kKind = "generator source (generator, sequence or collection)";
+
+  // Positions advance as records are emitted, so snapshot_state() between polls reports
+  // exactly the next index to emit.
   class Reader final : public SequentialSplitReader<T, NumberRangeSplit> {
    public:
     Reader(SourceReaderContext& context, F fn, double rate)

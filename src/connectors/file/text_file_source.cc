@@ -2,6 +2,10 @@
 // line that starts inside its range (the line crossing its end included), so the splits
 // of a file together read each line exactly once. A split's position is the offset of
 // the next line to read.
+//
+// Checkpoints store each split with its position and the size the file had when it was
+// cut into splits; a split restored from a checkpoint checks, when it is opened, that the
+// file still has that size, since its byte offsets mean nothing in a changed file.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,10 +14,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "eddy/serializer.h"
 #include "eddy/sources.h"
 
 namespace eddy::sources {
@@ -24,10 +30,13 @@ std::string system_error(const std::string& what, const std::string& path) {
   return what + " '" + path + "': " + std::strerror(errno);
 }
 
+constexpr std::string_view kKind = "text file source";
+
 class FileSplit final : public SourceSplit {
  public:
-  FileSplit(std::string path, int64_t start, int64_t end)
-      : path_(std::move(path)), start_(start), end_(end), offset_(start) {}
+  // Bytes [start, end) of `path`, a file of `file_size` bytes.
+  FileSplit(std::string path, int64_t start, int64_t end, int64_t file_size)
+      : path_(std::move(path)), start_(start), end_(end), offset_(start), file_size_(file_size) {}
   std::string split_id() const override {
     return path_ + ":" + std::to_string(start_) + "+" + std::to_string(end_ - start_);
   }
@@ -42,13 +51,83 @@ class FileSplit final : public SourceSplit {
   int64_t end() const { return end_; }
   int64_t offset() const { return offset_; }
   void set_offset(int64_t offset) { offset_ = offset; }
+  int64_t file_size() const { return file_size_; }
+  // Came from a checkpoint: the reader checks that the file is unchanged before reading.
+  bool restored() const { return restored_; }
+  void set_restored() { restored_ = true; }
+
+  // Version 1: path, start, end, offset (the next line's start), file size.
+  static constexpr uint64_t kVersion = 1;
+  std::string serialize() const;
+  static std::unique_ptr<FileSplit> deserialize(std::string_view bytes);
 
  private:
   std::string path_;
   int64_t start_;
   int64_t end_;
   int64_t offset_;
+  int64_t file_size_;
+  bool restored_ = false;
 };
+
+std::string FileSplit::serialize() const {
+  ByteWriter writer;
+  writer.write_varint(kVersion);
+  writer.write_string(path_);
+  writer.write_varint(static_cast<uint64_t>(start_));
+  writer.write_varint(static_cast<uint64_t>(end_));
+  writer.write_varint(static_cast<uint64_t>(offset_));
+  writer.write_varint(static_cast<uint64_t>(file_size_));
+  return writer.take();
+}
+
+std::unique_ptr<FileSplit> FileSplit::deserialize(std::string_view bytes) {
+  std::string what = std::string(kKind) + ": cannot restore a split from the checkpoint: ";
+  auto malformed = [&](const SerializationError& e) {
+    return SerializationError(what + "malformed bytes: " + e.what());
+  };
+  ByteReader reader(bytes);
+  uint64_t version = 0;
+  try {
+    version = reader.read_varint();
+  } catch (const SerializationError& e) {
+    throw malformed(e);
+  }
+  if (version != kVersion) {
+    throw SerializationError(what + "unknown split version " + std::to_string(version) +
+                             " (this build reads version " + std::to_string(kVersion) + ")");
+  }
+  std::unique_ptr<FileSplit> split;
+  try {
+    std::string path = reader.read_string();
+    auto read_offset = [&](const char* name) {
+      size_t at = reader.position();
+      uint64_t value = reader.read_varint();
+      if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        reader.fail(std::string(name) + " " + std::to_string(value) + " is out of range", at);
+      }
+      return static_cast<int64_t>(value);
+    };
+    int64_t start = read_offset("start");
+    int64_t end = read_offset("end");
+    int64_t offset = read_offset("offset");
+    int64_t file_size = read_offset("file size");
+    if (!reader.at_end()) reader.fail("unexpected bytes after the split", reader.position());
+    if (path.empty() ||
+        !(start < end && end <= file_size && start <= offset && offset <= file_size)) {
+      reader.fail("inconsistent split of '" + path + "': bytes [" + std::to_string(start) + ", " +
+                      std::to_string(end) + ") at offset " + std::to_string(offset) + " of a " +
+                      std::to_string(file_size) + "-byte file",
+                  0);
+    }
+    split = std::make_unique<FileSplit>(std::move(path), start, end, file_size);
+    split->set_offset(offset);
+    split->set_restored();
+  } catch (const SerializationError& e) {
+    throw malformed(e);
+  }
+  return split;
+}
 
 std::vector<std::string> list_files(const std::string& path) {
   struct stat st {};
@@ -87,6 +166,14 @@ class TextFileEnumerator final : public SplitEnumerator {
   void add_splits_back(SplitList splits, int) override {
     for (auto& split : splits) pending_.push_back(std::move(split));
   }
+  // The splits not handed out yet, in the order they would go out. Lists the files if no
+  // reader has asked yet, so a restore does not list them again.
+  SplitList snapshot_state() override {
+    if (!listed_) list();
+    SplitList splits;
+    for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) splits.push_back((*it)->clone());
+    return splits;
+  }
 
  private:
   void list() {
@@ -98,7 +185,8 @@ class TextFileEnumerator final : public SplitEnumerator {
       int64_t size = st.st_size;
       int64_t step = std::max<int64_t>(1, options_.split_bytes);
       for (int64_t start = 0; start < size; start += step) {
-        splits.push_back(std::make_unique<FileSplit>(file, start, std::min(size, start + step)));
+        splits.push_back(
+            std::make_unique<FileSplit>(file, start, std::min(size, start + step), size));
       }
     }
     // Handed out from the back: reverse, so files and ranges go out in order.
@@ -150,7 +238,12 @@ class TextFileReader final : public SequentialSplitReader<std::string, FileSplit
 
   void open_split(FileSplit& split) {
     fd_ = ::open(split.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0 && split.restored() && errno == ENOENT) {
+      throw Error("cannot resume reading '" + split.path() +
+                  "' from the checkpoint: the file no longer exists");
+    }
     if (fd_ < 0) throw std::runtime_error(system_error("cannot open", split.path()));
+    if (split.restored()) check_unchanged(split);
     buffer_.resize(kBufferSize);
     buffer_begin_ = buffer_end_ = 0;
     buffer_offset_ = split.offset();
@@ -168,6 +261,20 @@ class TextFileReader final : public SequentialSplitReader<std::string, FileSplit
         if (!read_line(split, skipped, next)) next = split.end();
         split.set_offset(next);
       }
+    }
+  }
+
+  // A restored split's offsets are only meaningful in the file the checkpoint saw.
+  void check_unchanged(const FileSplit& split) {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) throw std::runtime_error(system_error("cannot read", split.path()));
+    if (st.st_size != split.file_size()) {
+      int64_t size = st.st_size;
+      close_file();
+      throw Error("cannot resume reading '" + split.path() +
+                  "' from the checkpoint: the file changed since the checkpoint (" +
+                  std::to_string(split.file_size()) + " bytes then, " + std::to_string(size) +
+                  " now)");
     }
   }
 
@@ -225,6 +332,17 @@ class TextFileSource final : public Source<std::string> {
   }
   std::unique_ptr<SourceReader<std::string>> create_reader(SourceReaderContext& context) const override {
     return std::make_unique<TextFileReader>(context);
+  }
+  std::string serialize_split(const SourceSplit& split) const override {
+    const auto* file_split = dynamic_cast<const FileSplit*>(&split);
+    if (file_split == nullptr) {
+      throw Error(std::string(kKind) + " '" + path_ + "': cannot checkpoint split '" +
+                  split.split_id() + "': it is not one of this source's splits");
+    }
+    return file_split->serialize();
+  }
+  std::unique_ptr<SourceSplit> deserialize_split(std::string_view bytes) const override {
+    return FileSplit::deserialize(bytes);
   }
 
  private:
