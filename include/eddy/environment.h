@@ -6,7 +6,9 @@
 // runs.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -113,6 +115,18 @@ class StreamEnvironment {
 
   // Cancels the job that execute() is running (or the next one, if none runs yet).
   void cancel();
+
+  // Periodic checkpoints every `interval` (docs/checkpoints.md); set the directory with
+  // checkpoint_config().directory or --checkpoint-dir. From the command line:
+  // --checkpoint-interval-ms N and the options of docs/configuration.md.
+  StreamEnvironment& enable_checkpointing(std::chrono::milliseconds interval,
+                                          CheckpointingMode mode = CheckpointingMode::kExactlyOnce);
+  CheckpointConfig& checkpoint_config();
+  // Takes a savepoint of the job execute() is running, from any thread; with `stop`, the
+  // job is cancelled once it is complete (stop-with-savepoint). The future gets the
+  // savepoint's folder, or the reason it failed. A running job also takes one on SIGUSR1
+  // (and stops with one on SIGUSR2) when it handles signals.
+  std::future<std::string> trigger_savepoint(bool stop = false);
 
  private:
   std::unique_ptr<internal::Pipeline> pipeline_;

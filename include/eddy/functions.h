@@ -3,6 +3,7 @@
 // gets them called (Flink's rich functions). Each subtask runs its own copy.
 #pragma once
 
+#include <cstdint>
 #include <tuple>
 #include <type_traits>
 
@@ -45,6 +46,9 @@ class ProcessFunction {
   virtual ~ProcessFunction() = default;
   virtual void open(RuntimeContext&) {}
   virtual void process_element(const In& value, Context& context, Collector<Out>& out) = 0;
+  // Checkpoint hooks: at each checkpoint barrier, and when a checkpoint completed.
+  virtual void snapshot_state(int64_t checkpoint_id) {}
+  virtual void notify_checkpoint_complete(int64_t checkpoint_id) {}
   virtual void close() {}
 };
 
@@ -114,6 +118,20 @@ void open_function(F& fn, RuntimeContext& context) {
 template <class F>
 void close_function(F& fn) {
   if constexpr (requires { fn.close(); }) fn.close();
+}
+
+// Checkpoint hooks of user functions (Flink's CheckpointedFunction.snapshotState and
+// CheckpointListener): a function object may define snapshot_state(int64_t checkpoint_id),
+// called at each checkpoint barrier to bring its operator state up to date, and
+// notify_checkpoint_complete(int64_t checkpoint_id).
+template <class F>
+void snapshot_function(F& fn, int64_t checkpoint_id) {
+  if constexpr (requires { fn.snapshot_state(checkpoint_id); }) fn.snapshot_state(checkpoint_id);
+}
+
+template <class F>
+void notify_function(F& fn, int64_t checkpoint_id) {
+  if constexpr (requires { fn.notify_checkpoint_complete(checkpoint_id); }) fn.notify_checkpoint_complete(checkpoint_id);
 }
 
 }  // namespace internal

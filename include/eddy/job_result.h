@@ -41,6 +41,18 @@ struct JobResult {
   // The most batches any channel held at once (never above the channel capacity).
   size_t peak_channel_batches = 0;
 
+  // Fault tolerance (docs/checkpoints.md). Restarts after task failures, in-process.
+  int restarts = 0;
+  int64_t checkpoints_completed = 0;  // over all runs, including the final checkpoint
+  int64_t checkpoints_failed = 0;
+  std::string latest_checkpoint;      // folder of the last completed checkpoint
+  std::string restored_from;          // folder the last run restored from; empty if none
+  std::string savepoint_path;         // set when the job stopped with a savepoint
+  // The longest checkpoint (trigger to completion), and the longest synchronous part in
+  // any task (the time a task stops processing for a checkpoint).
+  std::chrono::nanoseconds max_checkpoint_duration{0};
+  std::chrono::nanoseconds max_checkpoint_sync_pause{0};
+
   // True unless the job failed (a cancelled job stopped cleanly).
   bool ok() const { return status != JobStatus::kFailed; }
   // The first operator with this name, or null.

@@ -51,6 +51,16 @@ class SnapshotTask {
   virtual KeyedStateSnapshot run() = 0;
 };
 
+// Keyed state that lives outside the backend's states but is snapshotted with them:
+// timers. Participants register with the backend; the runtime adds what they write to
+// every snapshot, and they restore themselves from KeyedStateBackend::restored_snapshots().
+class KeyedSnapshotParticipant {
+ public:
+  virtual ~KeyedSnapshotParticipant() = default;
+  // Synchronous: appends the participant's current entries as states of `snapshot`.
+  virtual void snapshot_into(KeyedStateSnapshot& snapshot) const = 0;
+};
+
 class KeyedStateBackend {
  public:
   KeyedStateBackend(KeyGroupRange key_groups, int max_parallelism, const Clock& clock)
@@ -134,6 +144,28 @@ class KeyedStateBackend {
   // Approximate bytes of state held in memory.
   virtual size_t memory_bytes() const = 0;
 
+  // Participants (timer services) register while they live; snapshot_participants()
+  // writes all of them into `snapshot` (synchronously, at the barrier).
+  void add_participant(KeyedSnapshotParticipant* participant) { participants_.push_back(participant); }
+  void remove_participant(KeyedSnapshotParticipant* participant) { std::erase(participants_, participant); }
+  void snapshot_participants(KeyedStateSnapshot& snapshot) const {
+    for (const KeyedSnapshotParticipant* participant : participants_) participant->snapshot_into(snapshot);
+  }
+  // The snapshots this backend was restored from, kept by the runtime until the
+  // operators are open so participants created in open() restore from them; empty for a
+  // fresh start or after release.
+  void keep_restored_snapshots(std::shared_ptr<const std::vector<KeyedStateSnapshot>> snapshots) {
+    restored_snapshots_ = std::move(snapshots);
+  }
+  std::vector<const KeyedStateSnapshot*> restored_snapshots() const {
+    std::vector<const KeyedStateSnapshot*> out;
+    if (restored_snapshots_ != nullptr) {
+      for (const KeyedStateSnapshot& snapshot : *restored_snapshots_) out.push_back(&snapshot);
+    }
+    return out;
+  }
+  void release_restored_snapshots() { restored_snapshots_.reset(); }
+
   // For the typed state implementations: exactly one of these is not null.
   virtual internal::HeapStateStore* heap_store() { return nullptr; }
   virtual internal::ByteStateStore* byte_store() { return nullptr; }
@@ -173,6 +205,8 @@ class KeyedStateBackend {
   std::string current_key_bytes_;
   std::string current_namespace_;
   std::map<std::string, Registered> states_;
+  std::vector<KeyedSnapshotParticipant*> participants_;
+  std::shared_ptr<const std::vector<KeyedStateSnapshot>> restored_snapshots_;
 };
 
 // Makes the backend a job's keyed operators use, by StateBackendOptions::kind. Throws

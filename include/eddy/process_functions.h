@@ -5,6 +5,8 @@
 // Subclass them; each subtask runs its own copy.
 #pragma once
 
+#include <cstdint>
+
 #include <optional>
 #include <string>
 #include <utility>
@@ -52,6 +54,9 @@ class KeyedProcessFunction {
   // A timer of the current key fired at `timestamp`. Records emitted here carry the
   // timer's time (event time) or no timestamp (processing time).
   virtual void on_timer(Timestamp timestamp, OnTimerContext& context, Collector<Out>& out) {}
+  // Checkpoint hooks: at each checkpoint barrier, and when a checkpoint completed.
+  virtual void snapshot_state(int64_t checkpoint_id) {}
+  virtual void notify_checkpoint_complete(int64_t checkpoint_id) {}
   virtual void close() {}
 };
 
@@ -69,6 +74,9 @@ class CoProcessFunction {
   virtual void open(RuntimeContext&) {}
   virtual void process_element1(const In1& value, Context& context, Collector<Out>& out) = 0;
   virtual void process_element2(const In2& value, Context& context, Collector<Out>& out) = 0;
+  // Checkpoint hooks: at each checkpoint barrier, and when a checkpoint completed.
+  virtual void snapshot_state(int64_t checkpoint_id) {}
+  virtual void notify_checkpoint_complete(int64_t checkpoint_id) {}
   virtual void close() {}
 };
 
@@ -90,6 +98,9 @@ class KeyedCoProcessFunction {
   virtual void process_element1(const In1& value, Context& context, Collector<Out>& out) = 0;
   virtual void process_element2(const In2& value, Context& context, Collector<Out>& out) = 0;
   virtual void on_timer(Timestamp timestamp, OnTimerContext& context, Collector<Out>& out) {}
+  // Checkpoint hooks: at each checkpoint barrier, and when a checkpoint completed.
+  virtual void snapshot_state(int64_t checkpoint_id) {}
+  virtual void notify_checkpoint_complete(int64_t checkpoint_id) {}
   virtual void close() {}
 };
 
@@ -146,6 +157,9 @@ class KeyedBroadcastProcessFunction {
   virtual void process_element(const In& value, ReadOnlyContext& context, Collector<Out>& out) = 0;
   virtual void process_broadcast_element(const B& value, Context& context, Collector<Out>& out) = 0;
   virtual void on_timer(Timestamp timestamp, OnTimerContext& context, Collector<Out>& out) {}
+  // Checkpoint hooks: at each checkpoint barrier, and when a checkpoint completed.
+  virtual void snapshot_state(int64_t checkpoint_id) {}
+  virtual void notify_checkpoint_complete(int64_t checkpoint_id) {}
   virtual void close() {}
 };
 
@@ -177,6 +191,9 @@ class BroadcastProcessFunction {
   virtual void open(RuntimeContext&) {}
   virtual void process_element(const In& value, ReadOnlyContext& context, Collector<Out>& out) = 0;
   virtual void process_broadcast_element(const B& value, Context& context, Collector<Out>& out) = 0;
+  // Checkpoint hooks: at each checkpoint barrier, and when a checkpoint completed.
+  virtual void snapshot_state(int64_t checkpoint_id) {}
+  virtual void notify_checkpoint_complete(int64_t checkpoint_id) {}
   virtual void close() {}
 };
 

@@ -3,8 +3,11 @@
 #include <cstdio>
 #include <mutex>
 
+#include <limits>
+
 #include "graph/job_graph.h"
 #include "runtime/local_executor.h"
+#include "runtime/restart_strategy.h"
 
 namespace eddy {
 
@@ -27,6 +30,52 @@ StreamEnvironment::StreamEnvironment(ExecutionConfig config)
 StreamEnvironment::~StreamEnvironment() = default;
 StreamEnvironment::StreamEnvironment(StreamEnvironment&&) noexcept = default;
 StreamEnvironment& StreamEnvironment::operator=(StreamEnvironment&&) noexcept = default;
+
+namespace {
+
+std::chrono::milliseconds non_negative_ms(const Args& args, const std::string& key, std::chrono::milliseconds fallback) {
+  int64_t value = args.get_int(key, fallback.count());
+  if (value < 0) throw InvalidJobError("option --" + key + " must not be negative");
+  return std::chrono::milliseconds(value);
+}
+
+// Checkpointing, restart strategy and restore options (docs/checkpoints.md).
+void parse_fault_tolerance(const Args& args, ExecutionConfig& config) {
+  CheckpointConfig& cp = config.checkpoints;
+  cp.interval = non_negative_ms(args, "checkpoint-interval-ms", cp.interval);
+  cp.directory = args.get("checkpoint-dir", cp.directory);
+  std::string mode = args.get("checkpointing-mode", "exactly-once");
+  if (mode == "exactly-once") {
+    cp.mode = CheckpointingMode::kExactlyOnce;
+  } else if (mode == "at-least-once") {
+    cp.mode = CheckpointingMode::kAtLeastOnce;
+  } else {
+    throw InvalidJobError("option --checkpointing-mode needs 'exactly-once' or 'at-least-once', not '" + mode + "'");
+  }
+  cp.timeout = non_negative_ms(args, "checkpoint-timeout-ms", cp.timeout);
+  cp.min_pause = non_negative_ms(args, "min-pause-between-checkpoints-ms", cp.min_pause);
+  cp.max_concurrent = static_cast<int>(args.get_int("max-concurrent-checkpoints", cp.max_concurrent));
+  if (cp.max_concurrent < 1) throw InvalidJobError("option --max-concurrent-checkpoints must be at least 1");
+  cp.tolerable_failures = static_cast<int>(args.get_int("tolerable-failed-checkpoints", cp.tolerable_failures));
+  if (cp.tolerable_failures < 0) throw InvalidJobError("option --tolerable-failed-checkpoints must not be negative");
+  cp.unaligned = args.get_bool("unaligned-checkpoints", cp.unaligned);
+  cp.aligned_timeout = non_negative_ms(args, "aligned-checkpoint-timeout-ms", cp.aligned_timeout);
+  cp.retained = static_cast<int>(args.get_int("checkpoints-retained", cp.retained));
+  if (cp.retained < 1) throw InvalidJobError("option --checkpoints-retained must be at least 1");
+  if (cp.enabled() && cp.directory.empty()) {
+    throw InvalidJobError("option --checkpoint-interval-ms needs --checkpoint-dir DIR: where checkpoints go");
+  }
+  config.restart = runtime::parse_restart_strategy(args);
+  // As Flink, a job with checkpointing restarts by default (fixed delay).
+  if (!args.has("restart-strategy") && cp.enabled()) {
+    config.restart.kind = RestartStrategyConfig::Kind::kFixedDelay;
+    config.restart.max_attempts = std::numeric_limits<int>::max();
+  }
+  config.restore.path = args.get("restore", config.restore.path);
+  config.restore.allow_non_restored_state = args.get_bool("allow-non-restored-state", false);
+}
+
+}  // namespace
 
 StreamEnvironment StreamEnvironment::from_args(int argc, const char* const* argv) {
   Args args = Args::parse(argc, argv);
@@ -66,6 +115,7 @@ StreamEnvironment StreamEnvironment::from_args(int argc, const char* const* argv
   config.state_backend.rocksdb_write_buffer_bytes = static_cast<size_t>(
       args.get_int("rocksdb-write-buffer-mb", static_cast<int64_t>(config.state_backend.rocksdb_write_buffer_bytes >> 20)))
       << 20;
+  parse_fault_tolerance(args, config);
   config.handle_signals = true;
   StreamEnvironment env(config);
   env.pipeline_->args = std::move(args);
@@ -133,6 +183,25 @@ JobResult StreamEnvironment::execute(const std::string& job_name) {
     std::fputs(result.summary().c_str(), stderr);
   }
   return result;
+}
+
+StreamEnvironment& StreamEnvironment::enable_checkpointing(std::chrono::milliseconds interval, CheckpointingMode mode) {
+  if (interval.count() <= 0) throw InvalidJobError("enable_checkpointing: the interval must be positive");
+  pipeline_->config.checkpoints.interval = interval;
+  pipeline_->config.checkpoints.mode = mode;
+  return *this;
+}
+
+CheckpointConfig& StreamEnvironment::checkpoint_config() { return pipeline_->config.checkpoints; }
+
+std::future<std::string> StreamEnvironment::trigger_savepoint(bool stop) {
+  std::lock_guard<std::mutex> lock(control_->mutex);
+  if (control_->running == nullptr) {
+    std::promise<std::string> failed;
+    failed.set_exception(std::make_exception_ptr(Error("cannot take a savepoint: no job is running")));
+    return failed.get_future();
+  }
+  return control_->running->trigger_savepoint(stop);
 }
 
 void StreamEnvironment::cancel() {

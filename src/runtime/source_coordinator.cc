@@ -3,39 +3,28 @@
 #include <stdexcept>
 #include <string>
 
+#include "eddy/error.h"
+
 namespace eddy::runtime {
 
-void SplitInbox::add(std::unique_ptr<SourceSplit> split) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    splits_.push_back(std::move(split));
-  }
-  notifier_.notify();
-}
-
-void SplitInbox::signal_no_more_splits() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    no_more_splits_ = true;
-  }
-  notifier_.notify();
-}
-
-void SplitInbox::drain(SplitList& splits, bool& no_more_splits) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& split : splits_) splits.push_back(std::move(split));
-  splits_.clear();
-  // Report the end only once the splits before it have been taken.
-  no_more_splits = no_more_splits_ && !no_more_delivered_;
-  if (no_more_splits) no_more_delivered_ = true;
-}
-
-SourceCoordinator::SourceCoordinator(const SourceBase& source, std::vector<SplitInbox*> inboxes)
-    : source_(source), inboxes_(std::move(inboxes)) {}
+SourceCoordinator::SourceCoordinator(const SourceBase& source, std::string name, std::vector<TaskInbox*> inboxes,
+                                     std::optional<std::vector<std::string>> restored_splits)
+    : source_(source), name_(std::move(name)), inboxes_(std::move(inboxes)), restored_splits_(std::move(restored_splits)) {}
 
 void SourceCoordinator::start() {
   std::lock_guard<std::mutex> lock(mutex_);
-  enumerator_ = source_.create_enumerator(*this);
+  if (restored_splits_) {
+    SplitList unassigned;
+    try {
+      for (const std::string& bytes : *restored_splits_) unassigned.push_back(source_.deserialize_split(bytes));
+    } catch (const std::exception& e) {
+      throw Error("source '" + name_ + "': cannot restore its unassigned splits: " + e.what());
+    }
+    enumerator_ = source_.restore_enumerator(*this, std::move(unassigned));
+    restored_splits_.reset();
+  } else {
+    enumerator_ = source_.create_enumerator(*this);
+  }
   enumerator_->start();
   for (int i = 0; i < parallelism(); ++i) enumerator_->add_reader(i);
 }
@@ -45,12 +34,29 @@ void SourceCoordinator::request_split(int subtask) {
   enumerator_->handle_split_request(subtask);
 }
 
+std::vector<std::string> SourceCoordinator::trigger_checkpoint(const internal::CheckpointBarrier& barrier) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> unassigned;
+  try {
+    for (const auto& split : enumerator_->snapshot_state()) unassigned.push_back(source_.serialize_split(*split));
+  } catch (const std::exception& e) {
+    throw Error("source '" + name_ + "' cannot be checkpointed: " + e.what());
+  }
+  for (TaskInbox* inbox : inboxes_) {
+    TaskEvent event;
+    event.kind = TaskEvent::Kind::kTriggerCheckpoint;
+    event.barrier = barrier;
+    inbox->post(std::move(event));
+  }
+  return unassigned;
+}
+
 void SourceCoordinator::assign_split(int subtask, std::unique_ptr<SourceSplit> split) {
   if (subtask < 0 || subtask >= parallelism()) {
     throw std::out_of_range("split enumerator assigned split to subtask " + std::to_string(subtask) +
                             " of " + std::to_string(parallelism()));
   }
-  inboxes_[static_cast<size_t>(subtask)]->add(std::move(split));
+  inboxes_[static_cast<size_t>(subtask)]->add_split(std::move(split));
 }
 
 void SourceCoordinator::signal_no_more_splits(int subtask) {

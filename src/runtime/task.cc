@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "eddy/error.h"
+#include "runtime/fault_injection.h"
 
 namespace eddy::runtime {
 
@@ -40,11 +41,12 @@ Task::Task(std::string name, int subtask, int parallelism, const ExecutionConfig
       timers_(clock) {}
 
 void Task::add_operator(std::unique_ptr<OperatorBase> op,
-                        std::unique_ptr<OperatorRuntimeContext> context) {
+                        std::unique_ptr<OperatorRuntimeContext> context, int node_id) {
   op->set_context(*context);
   context->attach(timers_, *op);
   operators_.push_back(std::move(op));
   contexts_.push_back(std::move(context));
+  node_ids_.push_back(node_id);
 }
 
 internal::ChannelWriter& Task::add_channel_writer(Channel& channel) {
@@ -71,6 +73,7 @@ void Task::run() {
     }
     finish_operators();
     for (internal::NetworkOutputBase* output : network_outputs_) output->end_of_partition();
+    finish_checkpointing();
     outcome_ = TaskOutcome::kFinished;
   } catch (const TaskCancelled&) {
     outcome_ = TaskOutcome::kCancelled;
@@ -88,24 +91,238 @@ void Task::open_operators() {
     run_attributed(op, [&] { op.open(*contexts_[i]); });
     ++opened_;
   }
+  // Timer services restored themselves in open(); the snapshots are not needed any more.
+  for (auto& backend : state_backends_) backend->release_restored_snapshots();
+  // The checkpoint restored from completed; what operators pre-committed for it is
+  // committed now if the failed run did not get to it (commits are idempotent).
+  if (std::optional<int64_t> restored = contexts_.front()->restored_checkpoint_id()) {
+    for (auto& op : operators_) run_attributed(*op, [&] { op->notify_checkpoint_complete(*restored); });
+    last_checkpoint_id_ = *restored;
+  }
   flush_deadline_ = std::chrono::steady_clock::now() + config_.buffer_timeout;
+}
+
+void Task::deliver_splits(SplitList& splits) {
+  if (splits.empty()) return;
+  run_attributed(*source_, [&] { source_->add_splits(std::move(splits)); });
+  splits.clear();
+}
+
+void Task::process_inbox() {
+  inbox_.drain(events_);
+  SplitList splits;
+  while (!events_.empty()) {
+    TaskEvent event = std::move(events_.front());
+    events_.pop_front();
+    switch (event.kind) {
+      case TaskEvent::Kind::kSplit:
+        splits.push_back(std::move(event.split));
+        break;
+      case TaskEvent::Kind::kNoMoreSplits:
+        deliver_splits(splits);
+        run_attributed(*source_, [&] { source_->notify_no_more_splits(); });
+        break;
+      case TaskEvent::Kind::kTriggerCheckpoint:
+        deliver_splits(splits);
+        // A source that has finished stands in with its final state (the coordinator has it).
+        if (!finished_) checkpoint(event.barrier);
+        break;
+      case TaskEvent::Kind::kCheckpointComplete:
+        notify_checkpoint(event.checkpoint_id, true);
+        if (event.final) final_checkpoint_done_ = true;
+        break;
+      case TaskEvent::Kind::kCheckpointAborted:
+        notify_checkpoint(event.checkpoint_id, false);
+        if (event.final) final_checkpoint_done_ = true;
+        break;
+    }
+  }
+  deliver_splits(splits);
+}
+
+void Task::notify_checkpoint(int64_t checkpoint_id, bool complete) {
+  for (auto& op : operators_) {
+    run_attributed(*op, [&] {
+      if (complete) {
+        op->notify_checkpoint_complete(checkpoint_id);
+      } else {
+        op->notify_checkpoint_aborted(checkpoint_id);
+      }
+    });
+  }
+}
+
+namespace {
+
+// One operator's part of a checkpoint between its synchronous and asynchronous parts.
+struct OperatorSnapshotInProgress {
+  int node_id = 0;
+  OperatorStateSnapshot operator_state;
+  std::unique_ptr<SnapshotTask> keyed;      // null: not keyed
+  KeyedStateSnapshot timers;                // from the backend's participants
+  std::vector<std::string> in_flight;       // unaligned: per input channel (head operator)
+};
+
+checkpoint::OperatorSubtaskState complete_snapshot(OperatorSnapshotInProgress& part) {
+  checkpoint::OperatorSubtaskState state;
+  state.operator_state = std::move(part.operator_state);
+  state.channel_state = std::move(part.in_flight);
+  if (part.keyed != nullptr) {
+    KeyedStateSnapshot keyed = part.keyed->run();
+    for (size_t i = 0; i < part.timers.states.size(); ++i) {
+      keyed.states.push_back(std::move(part.timers.states[i]));
+      keyed.entries.push_back(std::move(part.timers.entries[i]));
+    }
+    state.keyed = std::move(keyed);
+  }
+  return state;
+}
+
+}  // namespace
+
+struct Task::OperatorSnapshots {
+  std::vector<OperatorSnapshotInProgress> parts;  // chain order
+};
+
+std::shared_ptr<Task::OperatorSnapshots> Task::snapshot_operators(int64_t checkpoint_id) {
+  auto snapshots = std::make_shared<OperatorSnapshots>();
+  for (size_t i = 0; i < operators_.size(); ++i) {
+    OperatorSnapshotInProgress part;
+    part.node_id = node_ids_[i];
+    run_attributed(*operators_[i], [&] {
+      part.operator_state = contexts_[i]->operator_state_store()->snapshot();
+      if (KeyedStateBackend* backend = contexts_[i]->keyed_state_backend()) {
+        part.keyed = backend->snapshot();
+        part.timers.key_groups = backend->key_groups();
+        backend->snapshot_participants(part.timers);
+      }
+    });
+    snapshots->parts.push_back(std::move(part));
+  }
+  return snapshots;
+}
+
+void Task::checkpoint(const internal::CheckpointBarrier& barrier) {
+  if (!checkpointing_) return;
+  const int64_t id = barrier.checkpoint_id;
+  last_checkpoint_id_ = id;
+  auto started = std::chrono::steady_clock::now();
+  for (auto& op : operators_) {
+    run_attributed(*op, [&] {
+      op->prepare_snapshot_pre_barrier();
+      op->snapshot_state(id);
+    });
+  }
+  // Downstream can start aligning while this task snapshots.
+  for (internal::NetworkOutputBase* output : network_outputs_) output->send_barrier(barrier);
+  flush_deadline_ = std::chrono::steady_clock::now() + config_.buffer_timeout;
+  std::shared_ptr<OperatorSnapshots> snapshots = snapshot_operators(id);
+  auto pause = std::chrono::steady_clock::now() - started;
+  if (pause > max_sync_pause_.load(std::memory_order_relaxed)) max_sync_pause_.store(pause, std::memory_order_relaxed);
+  upload(id, std::move(snapshots));
+}
+
+void Task::upload(int64_t id, std::shared_ptr<OperatorSnapshots> snapshots) {
+  TaskCheckpointing cp = *checkpointing_;
+  cp.workers->submit([cp, id, snapshots] {
+    try {
+      if (auto& hook = fault_injection().before_upload) hook(id, cp.id.vertex, cp.id.subtask);
+      std::string folder = cp.coordinator->folder_of(id);
+      if (folder.empty()) return;  // aborted meanwhile
+      TaskCheckpointFiles files;
+      for (OperatorSnapshotInProgress& part : snapshots->parts) {
+        checkpoint::OperatorSubtaskState state = complete_snapshot(part);
+        if (state.empty()) {
+          files.emplace_back(part.node_id, std::nullopt);
+          continue;
+        }
+        std::string file = "op" + std::to_string(part.node_id) + "-" + std::to_string(cp.id.subtask) + ".state";
+        files.emplace_back(part.node_id, cp.storage->write_state_file(folder, file, state));
+      }
+      cp.coordinator->acknowledge(cp.id, id, std::move(files));
+    } catch (const std::exception& e) {
+      cp.coordinator->decline(cp.id, id, e.what());
+    }
+  });
+}
+
+void Task::checkpoint_unaligned(const internal::CheckpointBarrier& barrier) {
+  if (!checkpointing_) return;
+  const int64_t id = barrier.checkpoint_id;
+  last_checkpoint_id_ = id;
+  auto started = std::chrono::steady_clock::now();
+  for (auto& op : operators_) {
+    run_attributed(*op, [&] {
+      op->prepare_snapshot_pre_barrier();
+      op->snapshot_state(id);
+    });
+  }
+  for (internal::NetworkOutputBase* output : network_outputs_) output->send_barrier(barrier);
+  flush_deadline_ = std::chrono::steady_clock::now() + config_.buffer_timeout;
+  unaligned_snapshots_ = snapshot_operators(id);
+  unaligned_id_ = id;
+  auto pause = std::chrono::steady_clock::now() - started;
+  if (pause > max_sync_pause_.load(std::memory_order_relaxed)) max_sync_pause_.store(pause, std::memory_order_relaxed);
+  // Channels that delivered the barrier (blocked while aligning) are read again; the
+  // others are recorded until theirs comes.
+  for (InputChannel& input : inputs_) {
+    input.recording = !input.blocked && !input.ended;
+    input.blocked = false;
+    input.in_flight.clear();
+  }
+  finish_unaligned_if_complete();
+}
+
+void Task::finish_unaligned_if_complete() {
+  if (unaligned_id_ == 0) return;
+  for (const InputChannel& input : inputs_) {
+    if (input.recording) return;
+  }
+  std::vector<std::string> in_flight;
+  bool any = false;
+  for (InputChannel& input : inputs_) {
+    any |= !input.in_flight.empty();
+    in_flight.push_back(std::move(input.in_flight));
+    input.in_flight.clear();
+  }
+  if (any) unaligned_snapshots_->parts.front().in_flight = std::move(in_flight);
+  int64_t id = unaligned_id_;
+  unaligned_id_ = 0;
+  upload(id, std::move(unaligned_snapshots_));
+}
+
+void Task::finish_checkpointing() {
+  if (!checkpointing_) return;
+  finished_ = true;
+  // The final state: what every operator holds after finish() (sinks pre-commit here).
+  const int64_t final_marker = last_checkpoint_id_ + 1;
+  for (auto& op : operators_) {
+    run_attributed(*op, [&] {
+      op->prepare_snapshot_pre_barrier();
+      op->snapshot_state(final_marker);
+    });
+  }
+  TaskFinalState final_state;
+  std::shared_ptr<OperatorSnapshots> snapshots = snapshot_operators(final_marker);
+  for (OperatorSnapshotInProgress& part : snapshots->parts) {
+    final_state.emplace_back(part.node_id, complete_snapshot(part));
+  }
+  checkpointing_->coordinator->task_finished(checkpointing_->id, std::move(final_state), last_checkpoint_id_);
+  if (!checkpointing_->final_checkpoint) return;
+  // Commit what was pre-committed at the end once the final checkpoint is durable.
+  while (!final_checkpoint_done_) {
+    check_cancelled();
+    process_inbox();
+    if (!final_checkpoint_done_) wait();
+  }
 }
 
 void Task::run_source() {
   ReaderContext reader_context(*this, *contexts_.front());
   run_attributed(*source_, [&] { source_->start_reader(reader_context); });
-  SplitList splits;
   while (true) {
     check_cancelled();
-    bool no_more_splits = false;
-    split_inbox_.drain(splits, no_more_splits);
-    if (!splits.empty() || no_more_splits) {
-      run_attributed(*source_, [&] {
-        if (!splits.empty()) source_->add_splits(std::move(splits));
-        if (no_more_splits) source_->notify_no_more_splits();
-      });
-      splits.clear();
-    }
+    process_inbox();
     timers_.run_due();
     InputStatus status = InputStatus::kMoreAvailable;
     run_attributed(*source_, [&] { status = source_->poll_next(); });
@@ -126,19 +343,73 @@ void Task::run_inputs() {
   size_t live = inputs_.size();
   size_t next = 0;
   ChannelMessage message;
+  const bool exactly_once = !checkpointing_ || checkpointing_->mode == CheckpointingMode::kExactlyOnce;
+  const bool unaligned = exactly_once && config_.checkpoints.unaligned && inputs_.size() > 1;
+  // Unaligned from the first barrier, or aligned until the timeout and then unaligned.
+  const bool unaligned_at_once = unaligned && config_.checkpoints.aligned_timeout.count() == 0;
+  const bool align = exactly_once && !unaligned_at_once;
+  for (size_t j = 0; j < restored_in_flight_.size() && j < inputs_.size(); ++j) {
+    if (!restored_in_flight_[j].empty()) inputs_[j].consumer->replay_in_flight(restored_in_flight_[j]);
+  }
+  restored_in_flight_.clear();
+  // Barriers of checkpoint aligning_id_ came on every channel that has not ended: take the
+  // checkpoint and read all channels again.
+  auto complete_alignment = [&] {
+    size_t needed = 0;
+    for (const InputChannel& input : inputs_) needed += input.ended ? 0 : 1;
+    if (aligning_id_ == 0 || barriers_seen_ < needed) return;
+    internal::CheckpointBarrier barrier{aligning_id_, aligning_savepoint_};
+    aligning_id_ = 0;
+    barriers_seen_ = 0;
+    if (last_checkpoint_id_ >= barrier.checkpoint_id) return;  // taken unaligned already
+    for (InputChannel& input : inputs_) input.blocked = false;
+    checkpoint(barrier);
+  };
   while (live > 0) {
     check_cancelled();
+    process_inbox();
     timers_.run_due();
+    if (unaligned && aligning_id_ != 0 && last_checkpoint_id_ < aligning_id_ &&
+        std::chrono::steady_clock::now() - aligning_since_ >= config_.checkpoints.aligned_timeout) {
+      // Aligning took too long: go on unaligned.
+      checkpoint_unaligned(internal::CheckpointBarrier{aligning_id_, aligning_savepoint_});
+    }
     bool progressed = false;
     for (size_t k = 0; k < inputs_.size(); ++k) {
       size_t index = next;
       next = next + 1 == inputs_.size() ? 0 : next + 1;
       InputChannel& input = inputs_[index];
-      if (input.ended || !input.channel->try_pop(message)) continue;
+      if (input.ended || input.blocked || !input.channel->try_pop(message)) continue;
       progressed = true;
       WatermarkValve::Update update;
       switch (message.kind) {
+        case ChannelMessage::Kind::kBarrier:
+          if (message.barrier.checkpoint_id > aligning_id_) {
+            // The first barrier of a new checkpoint. (A checkpoint still aligning is
+            // subsumed: its barriers stop coming only if it was aborted upstream.)
+            for (InputChannel& other : inputs_) other.blocked = false;
+            aligning_id_ = message.barrier.checkpoint_id;
+            aligning_savepoint_ = message.barrier.savepoint;
+            barriers_seen_ = 0;
+          }
+          if (message.barrier.checkpoint_id == aligning_id_) {
+            if (barriers_seen_ == 0) aligning_since_ = std::chrono::steady_clock::now();
+            ++barriers_seen_;
+            if (last_checkpoint_id_ >= aligning_id_) {
+              // Taken already: this channel's records are recorded no more.
+              input.recording = false;
+              finish_unaligned_if_complete();
+            } else if (unaligned_at_once) {
+              input.blocked = true;  // marks the channel as having delivered its barrier
+              checkpoint_unaligned(message.barrier);
+            } else {
+              input.blocked = align;
+            }
+            complete_alignment();
+          }
+          break;
         case ChannelMessage::Kind::kData:
+          if (input.recording) input.consumer->append_in_flight(*message.batch, input.in_flight);
           input.consumer->consume(*message.batch);
           message.batch.reset();
           break;
@@ -152,6 +423,12 @@ void Task::run_inputs() {
           input.ended = true;
           --live;
           update = valve.on_end(index);
+          // An ended channel sends no barrier: alignment need not wait for it.
+          if (input.recording) {
+            input.recording = false;
+            finish_unaligned_if_complete();
+          }
+          complete_alignment();
           break;
       }
       // The combined watermark goes to the head operator as if from this channel's input:

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,9 +20,13 @@
 #include "eddy/operator.h"
 #include "eddy/internal/operators.h"
 #include "eddy/internal/type_info.h"
+#include "checkpoint/checkpoint_storage.h"
 #include "runtime/channel.h"
+#include "runtime/checkpoint_coordinator.h"
 #include "runtime/processing_timers.h"
+#include "runtime/snapshot_workers.h"
 #include "runtime/source_coordinator.h"
+#include "runtime/task_inbox.h"
 #include "runtime/task_notifier.h"
 #include "runtime/watermark_valve.h"
 
@@ -31,14 +36,16 @@ class OperatorRuntimeContext final : public RuntimeContext, private ProcessingTi
  public:
   OperatorRuntimeContext(std::string name, int subtask, int parallelism, int max_parallelism,
                          const ExecutionConfig& config, const Clock& clock,
-                         KeyedStateBackend* keyed_state_backend = nullptr)
+                         KeyedStateBackend* keyed_state_backend = nullptr,
+                         std::optional<int64_t> restored_checkpoint_id = std::nullopt)
       : name_(std::move(name)),
         subtask_(subtask),
         parallelism_(parallelism),
         max_parallelism_(max_parallelism),
         config_(config),
         clock_(clock),
-        keyed_state_backend_(keyed_state_backend) {}
+        keyed_state_backend_(keyed_state_backend),
+        restored_checkpoint_id_(restored_checkpoint_id) {}
   const std::string& operator_name() const override { return name_; }
   int subtask_index() const override { return subtask_; }
   int parallelism() const override { return parallelism_; }
@@ -47,6 +54,7 @@ class OperatorRuntimeContext final : public RuntimeContext, private ProcessingTi
   const Clock& clock() const override { return clock_; }
   KeyedStateBackend* keyed_state_backend() const override { return keyed_state_backend_; }
   OperatorStateStore* operator_state_store() const override { return &operator_state_; }
+  std::optional<int64_t> restored_checkpoint_id() const override { return restored_checkpoint_id_; }
   ProcessingTimeService& processing_time_service() const override {
     return const_cast<OperatorRuntimeContext&>(*this);
   }
@@ -74,7 +82,20 @@ class OperatorRuntimeContext final : public RuntimeContext, private ProcessingTi
   const ExecutionConfig& config_;
   const Clock& clock_;
   KeyedStateBackend* keyed_state_backend_;
+  std::optional<int64_t> restored_checkpoint_id_;
   mutable OperatorStateStore operator_state_;
+};
+
+// How a task takes part in checkpoints; absent when the job has no checkpoint coordinator.
+struct TaskCheckpointing {
+  CheckpointCoordinator* coordinator = nullptr;
+  checkpoint::CheckpointStorage* storage = nullptr;
+  SnapshotWorkers* workers = nullptr;
+  TaskId id;
+  // Whether the job takes a final checkpoint after every task finished (periodic
+  // checkpointing is on): a finished task then waits for it before it exits.
+  bool final_checkpoint = false;
+  CheckpointingMode mode = CheckpointingMode::kExactlyOnce;
 };
 
 enum class TaskOutcome { kRunning, kFinished, kCancelled, kFailed };
@@ -84,8 +105,11 @@ class Task {
   Task(std::string name, int subtask, int parallelism, const ExecutionConfig& config, const Clock& clock,
        const std::atomic<bool>& cancelled);
 
-  // Wiring, done by the executor before run(). Operators are in chain order, head first.
-  void add_operator(std::unique_ptr<OperatorBase> op, std::unique_ptr<OperatorRuntimeContext> context);
+  // Wiring, done by the executor before run(). Operators are in chain order, head first;
+  // `node_id` is the operator's stream node (checkpoints name state by it).
+  void add_operator(std::unique_ptr<OperatorBase> op, std::unique_ptr<OperatorRuntimeContext> context,
+                    int node_id);
+  void set_checkpointing(TaskCheckpointing checkpointing) { checkpointing_ = checkpointing; }
   // Keeps a keyed operator's state backend for the task's lifetime.
   KeyedStateBackend& add_state_backend(std::unique_ptr<KeyedStateBackend> backend) {
     state_backends_.push_back(std::move(backend));
@@ -102,7 +126,10 @@ class Task {
 
   OperatorBase& op(size_t index) { return *operators_[index]; }
   TaskNotifier& notifier() { return notifier_; }
-  SplitInbox& split_inbox() { return split_inbox_; }
+  TaskInbox& inbox() { return inbox_; }
+  OperatorRuntimeContext& context(size_t index) { return *contexts_[index]; }
+  // The longest synchronous part of a checkpoint in this task so far.
+  std::chrono::nanoseconds max_sync_pause() const { return max_sync_pause_.load(std::memory_order_relaxed); }
   const std::string& name() const { return name_; }
   int subtask() const { return subtask_; }
 
@@ -120,6 +147,31 @@ class Task {
   void open_operators();
   void run_source();
   void run_inputs();
+  // Handles what the inbox holds: splits, checkpoint triggers and notifications.
+  void process_inbox();
+  void deliver_splits(SplitList& splits);
+  // Takes this task's part of checkpoint `barrier`: the synchronous snapshot of every
+  // operator, the barrier sent downstream, and the upload handed to a snapshot worker.
+  void checkpoint(const internal::CheckpointBarrier& barrier);
+  // Unaligned: the checkpoint is taken now (at the first barrier, or when aligning took
+  // too long); channels whose barrier has not come are recorded until it does.
+  void checkpoint_unaligned(const internal::CheckpointBarrier& barrier);
+  // Uploads the unaligned checkpoint once no channel records any more.
+  void finish_unaligned_if_complete();
+  struct OperatorSnapshots;
+  std::shared_ptr<OperatorSnapshots> snapshot_operators(int64_t checkpoint_id);
+  void upload(int64_t checkpoint_id, std::shared_ptr<OperatorSnapshots> snapshots);
+
+ public:
+  // Records in flight into this task at the checkpoint restored from (unaligned
+  // checkpoints), per input channel; replayed after open, before any input is read.
+  void set_restored_in_flight(std::vector<std::string> in_flight) { restored_in_flight_ = std::move(in_flight); }
+
+ private:
+  void notify_checkpoint(int64_t checkpoint_id, bool complete);
+  // After finish: hands the final state to the coordinator and, when the job takes a
+  // final checkpoint, handles notifications until it is done.
+  void finish_checkpointing();
   void finish_operators();
   void close_operators() noexcept;
   void flush_outputs();
@@ -138,6 +190,7 @@ class Task {
   std::vector<std::unique_ptr<KeyedStateBackend>> state_backends_;
   std::vector<std::unique_ptr<OperatorBase>> operators_;
   std::vector<std::unique_ptr<OperatorRuntimeContext>> contexts_;
+  std::vector<int> node_ids_;
   std::vector<std::unique_ptr<OutputBase>> outputs_;
   std::vector<internal::NetworkOutputBase*> network_outputs_;
   std::vector<std::unique_ptr<BlockingChannelWriter>> writers_;
@@ -146,6 +199,13 @@ class Task {
     Channel* channel;
     std::unique_ptr<internal::BatchConsumerBase> consumer;
     bool ended = false;
+    // Exactly-once alignment: the channel delivered the barrier of the checkpoint being
+    // aligned and is not read until the others have too.
+    bool blocked = false;
+    // Unaligned: the checkpoint was taken before this channel's barrier came; the records
+    // read from it until then go into the checkpoint (in_flight) as well as on.
+    bool recording = false;
+    std::string in_flight;
   };
   std::vector<InputChannel> inputs_;
 
@@ -154,7 +214,21 @@ class Task {
 
   ProcessingTimerQueue timers_;
   TaskNotifier notifier_;
-  SplitInbox split_inbox_{notifier_};
+  TaskInbox inbox_{notifier_};
+  std::deque<TaskEvent> events_;
+
+  std::optional<TaskCheckpointing> checkpointing_;
+  int64_t last_checkpoint_id_ = 0;      // the last checkpoint this task took part in
+  int64_t aligning_id_ = 0;             // the checkpoint whose barriers are being collected
+  bool aligning_savepoint_ = false;
+  size_t barriers_seen_ = 0;            // of aligning_id_, on channels that have not ended
+  bool finished_ = false;
+  std::chrono::steady_clock::time_point aligning_since_;
+  int64_t unaligned_id_ = 0;  // unaligned checkpoint still recording channels
+  std::shared_ptr<OperatorSnapshots> unaligned_snapshots_;
+  std::vector<std::string> restored_in_flight_;
+  bool final_checkpoint_done_ = false;
+  std::atomic<std::chrono::nanoseconds> max_sync_pause_{std::chrono::nanoseconds(0)};
   std::chrono::steady_clock::time_point flush_deadline_;
   size_t opened_ = 0;
 

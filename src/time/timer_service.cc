@@ -25,7 +25,13 @@ Timestamp read_time(std::string_view in) {
 
 InternalTimerService::InternalTimerService(std::string name, KeyedStateBackend& backend,
                                            ProcessingTimeService& processing_time, Triggerable& target)
-    : name_(std::move(name)), backend_(backend), processing_time_(processing_time), target_(target) {}
+    : name_(std::move(name)), backend_(backend), processing_time_(processing_time), target_(target) {
+  backend_.add_participant(this);
+  std::vector<const KeyedStateSnapshot*> restored = backend_.restored_snapshots();
+  if (!restored.empty()) restore(restored);
+}
+
+InternalTimerService::~InternalTimerService() { backend_.remove_participant(this); }
 
 void InternalTimerService::Queue::insert(Timestamp time, std::string_view member) {
   auto [it, inserted] = by_time_[time].try_emplace(member);

@@ -13,6 +13,7 @@
 #include "eddy/key.h"
 #include "eddy/keyed_state_backend.h"
 #include "eddy/operator.h"
+#include "eddy/operator_state.h"
 #include "eddy/sink.h"
 #include "eddy/source.h"
 #include "eddy/timers.h"
@@ -68,6 +69,8 @@ class MapOperator final : public OneInputOperator<In, Out> {
     key_.set(value);
     this->out().emit(call_with_record(fn_, std::move(value)), timestamp);
   }
+  void snapshot_state(int64_t checkpoint_id) override { snapshot_function(fn_, checkpoint_id); }
+  void notify_checkpoint_complete(int64_t checkpoint_id) override { notify_function(fn_, checkpoint_id); }
   void close() override { close_function(fn_); }
 
  private:
@@ -88,6 +91,8 @@ class FilterOperator final : public OneInputOperator<T, T> {
     key_.set(value);
     if (fn_(std::as_const(value))) this->out().emit(std::move(value), timestamp);
   }
+  void snapshot_state(int64_t checkpoint_id) override { snapshot_function(fn_, checkpoint_id); }
+  void notify_checkpoint_complete(int64_t checkpoint_id) override { notify_function(fn_, checkpoint_id); }
   void close() override { close_function(fn_); }
 
  private:
@@ -114,6 +119,8 @@ class FlatMapOperator final : public OneInputOperator<In, Out> {
       fn_(value, collector_);
     }
   }
+  void snapshot_state(int64_t checkpoint_id) override { snapshot_function(fn_, checkpoint_id); }
+  void notify_checkpoint_complete(int64_t checkpoint_id) override { notify_function(fn_, checkpoint_id); }
   void close() override { close_function(fn_); }
 
  private:
@@ -168,6 +175,8 @@ class ProcessOperator final : public OneInputOperator<In, Out>,
     timers_.set_watermark(watermark);
     this->out().emit_watermark(watermark);
   }
+  void snapshot_state(int64_t checkpoint_id) override { snapshot_function(fn_, checkpoint_id); }
+  void notify_checkpoint_complete(int64_t checkpoint_id) override { notify_function(fn_, checkpoint_id); }
   void close() override { fn_.close(); }
 
  private:
@@ -193,6 +202,8 @@ class LambdaProcessFunction final : public ProcessFunction<In, Out> {
                        Collector<Out>& out) override {
     fn_(value, context, out);
   }
+  void snapshot_state(int64_t checkpoint_id) override { snapshot_function(fn_, checkpoint_id); }
+  void notify_checkpoint_complete(int64_t checkpoint_id) override { notify_function(fn_, checkpoint_id); }
   void close() override { close_function(fn_); }
 
  private:
@@ -344,7 +355,6 @@ class SourceOperatorBase : public OperatorBase {
   virtual InputStatus poll_next() = 0;
   virtual void add_splits(SplitList splits) = 0;
   virtual void notify_no_more_splits() = 0;
-  virtual SplitList snapshot_state() = 0;
 };
 
 template <class T>
@@ -364,12 +374,23 @@ class SourceOperator final : public SourceOperatorBase {
     } else {
       source_output_.emplace(output);
     }
+    // After a restore the reader goes on with the splits it had at the checkpoint (split
+    // over the new subtasks when the parallelism changed).
+    splits_state_ = &this->context().operator_state().get_list_state(ListStateDescriptor<std::string>(kSplitsState));
+    SplitList restored;
+    for (const std::string& bytes : splits_state_->get()) restored.push_back(source_->deserialize_split(bytes));
+    if (!restored.empty()) reader_->add_splits(std::move(restored));
     reader_->start();
   }
   InputStatus poll_next() override { return reader_->poll_next(*source_output_); }
   void add_splits(SplitList splits) override { reader_->add_splits(std::move(splits)); }
   void notify_no_more_splits() override { reader_->notify_no_more_splits(); }
-  SplitList snapshot_state() override { return reader_->snapshot_state(); }
+  // The reader's splits, with their positions, go into operator (list) state.
+  void snapshot_state(int64_t) override {
+    std::vector<std::string> splits;
+    for (const auto& split : reader_->snapshot_state()) splits.push_back(source_->serialize_split(*split));
+    splits_state_->update(std::move(splits));
+  }
   void close() override {
     if (reader_ != nullptr) reader_->close();
   }
@@ -380,6 +401,8 @@ class SourceOperator final : public SourceOperatorBase {
   std::unique_ptr<SplitWatermarks<T>> watermarks_;
   std::unique_ptr<SourceReader<T>> reader_;
   std::optional<SourceOutput<T>> source_output_;
+  static constexpr const char* kSplitsState = "_source-reader-splits";
+  ListState<std::string>* splits_state_ = nullptr;
 };
 
 }  // namespace eddy::internal

@@ -148,6 +148,8 @@ class KeyedProcessOperator final : public OneInputOperator<In, Out>, public Keye
   void on_processing_time(const InternalTimer& timer) override {
     this->fire_timer(timer, TimeDomain::kProcessingTime, fn_, context_);
   }
+  void snapshot_state(int64_t checkpoint_id) override { snapshot_function(fn_, checkpoint_id); }
+  void notify_checkpoint_complete(int64_t checkpoint_id) override { notify_function(fn_, checkpoint_id); }
   void close() override { fn_.close(); }
 
  private:
@@ -186,6 +188,8 @@ class KeyedCoProcessOperator final : public TwoInputOperator<In1, In2, Out>, pub
   void on_processing_time(const InternalTimer& timer) override {
     this->fire_timer(timer, TimeDomain::kProcessingTime, fn_, context_);
   }
+  void snapshot_state(int64_t checkpoint_id) override { snapshot_function(fn_, checkpoint_id); }
+  void notify_checkpoint_complete(int64_t checkpoint_id) override { notify_function(fn_, checkpoint_id); }
   void close() override { fn_.close(); }
 
  private:
@@ -224,6 +228,8 @@ class KeyedBroadcastProcessOperator final : public TwoInputOperator<In, B, Out>,
   void on_processing_time(const InternalTimer& timer) override {
     this->fire_timer(timer, TimeDomain::kProcessingTime, fn_, read_only_context_);
   }
+  void snapshot_state(int64_t checkpoint_id) override { snapshot_function(fn_, checkpoint_id); }
+  void notify_checkpoint_complete(int64_t checkpoint_id) override { notify_function(fn_, checkpoint_id); }
   void close() override { fn_.close(); }
 
  private:
@@ -266,6 +272,8 @@ class CoProcessOperator final : public TwoInputOperator<In1, In2, Out> {
     timers_.set_watermark(watermark);
     this->out().emit_watermark(watermark);
   }
+  void snapshot_state(int64_t checkpoint_id) override { snapshot_function(fn_, checkpoint_id); }
+  void notify_checkpoint_complete(int64_t checkpoint_id) override { notify_function(fn_, checkpoint_id); }
   void close() override { fn_.close(); }
 
   Timestamp timestamp() const { return timestamp_; }

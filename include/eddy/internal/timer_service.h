@@ -43,11 +43,14 @@ class Triggerable {
   virtual void on_processing_time(const InternalTimer& timer) = 0;
 };
 
-class InternalTimerService {
+// Registers with the backend as a snapshot participant for its lifetime, and restores the
+// timers of its name from the backend's restored snapshots when it is created.
+class InternalTimerService final : public KeyedSnapshotParticipant {
  public:
   // `name` tells the timers of several services of one operator apart in snapshots.
   InternalTimerService(std::string name, KeyedStateBackend& backend, ProcessingTimeService& processing_time,
                        Triggerable& target);
+  ~InternalTimerService() override;
   InternalTimerService(const InternalTimerService&) = delete;
   InternalTimerService& operator=(const InternalTimerService&) = delete;
 
@@ -70,7 +73,7 @@ class InternalTimerService {
 
   // Appends this service's timers to `snapshot` (states "_timers/<name>/event" and
   // "_timers/<name>/processing").
-  void snapshot_into(KeyedStateSnapshot& snapshot) const;
+  void snapshot_into(KeyedStateSnapshot& snapshot) const override;
   // Takes the timers of this subtask's key groups from `snapshots`. Call before any timer
   // is registered. Processing-time timers that are already due fire at the next chance.
   void restore(const std::vector<const KeyedStateSnapshot*>& snapshots);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
@@ -14,6 +15,7 @@
 
 #include "eddy/error.h"
 #include "eddy/operator.h"
+#include "eddy/serializer.h"
 #include "eddy/internal/channel_message.h"
 #include "eddy/internal/partitioning.h"
 
@@ -49,6 +51,8 @@ class NetworkOutputBase {
   virtual void flush() = 0;
   // Flushes, then tells every channel that no more records come.
   virtual void end_of_partition() = 0;
+  // Flushes, then sends the barrier into every channel, behind the records before it.
+  virtual void send_barrier(const CheckpointBarrier& barrier) = 0;
 };
 
 // Reads batches of one input channel into an operator input.
@@ -58,6 +62,11 @@ class BatchConsumerBase {
   virtual void consume(BatchBase& batch) = 0;
   virtual void watermark(Timestamp watermark) = 0;
   virtual void watermark_status(bool idle) = 0;
+  // Unaligned checkpoints: appends the batch's records (and timestamps) to `out` before
+  // they are consumed, and later feeds such bytes back in on restore. Throw Error when the
+  // record type has no Serializer.
+  virtual void append_in_flight(const BatchBase& batch, std::string& out) const = 0;
+  virtual void replay_in_flight(std::string_view bytes) = 0;
 };
 
 struct NetworkOutputOptions {
@@ -239,6 +248,16 @@ class NetworkOutput final : public Output<T>, public NetworkOutputBase {
     }
   }
 
+  void send_barrier(const CheckpointBarrier& barrier) override {
+    flush();
+    for (ChannelWriter* channel : channels_) {
+      ChannelMessage message;
+      message.kind = ChannelMessage::Kind::kBarrier;
+      message.barrier = barrier;
+      channel->write(std::move(message));
+    }
+  }
+
  private:
   void append(size_t channel, T&& value, Timestamp timestamp) {
     std::unique_ptr<Batch<T>>& batch = pending_[channel];
@@ -293,6 +312,33 @@ class BatchConsumer final : public BatchConsumerBase {
   }
   void watermark_status(bool idle) override {
     run_attributed(head_, [&] { head_.process_watermark_status(idle, input_index_); });
+  }
+  void append_in_flight(const BatchBase& base, std::string& out) const override {
+    if constexpr (Serializable<T>) {
+      const auto& batch = static_cast<const Batch<T>&>(base);
+      ByteWriter w(out);
+      for (size_t i = 0; i < batch.values.size(); ++i) {
+        w.write_signed_varint(batch.timestamps[i]);
+        Serializer<T>::write(w, batch.values[i]);
+      }
+    } else {
+      throw Error("unaligned checkpoints store the records in flight, but records of type " + demangle(typeid(T).name()) +
+                  " into '" + head_.context().operator_name() +
+                  "' have no eddy::Serializer (add EDDY_SERIALIZE(...)), or use aligned checkpoints");
+    }
+  }
+  void replay_in_flight(std::string_view bytes) override {
+    if constexpr (Serializable<T>) {
+      ByteReader r(bytes);
+      while (!r.at_end()) {
+        Timestamp timestamp = r.read_signed_varint();
+        T value = Serializer<T>::read(r);
+        ++head_.metrics().records_in;
+        run_attributed(head_, [&] { input_.process(std::move(value), timestamp); });
+      }
+    } else {
+      throw Error("cannot replay records in flight of a type without eddy::Serializer");
+    }
   }
 
  private:

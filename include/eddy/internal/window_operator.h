@@ -646,6 +646,7 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
     }
     collector_.reset(&this->out(), kNoTimestamp);
     contents_.open(context, *backend_);
+    restored_ = context.restored_checkpoint_id().has_value();
     opened_ = true;
     if constexpr (PreAggregating<Contents>) {
       // Pre-aggregate where the result cannot tell: event-time windows that do not merge,
@@ -782,14 +783,13 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
   // reached keyed state is emitted straight from the buffer (when the window function
   // allows); otherwise, or when any window is in keyed state, the buffers go to keyed
   // state and the timers fire them in time order.
-  // Contract for restoring from a checkpoint: restored keyed state may hold any window,
-  // so a restore must put every restored window into windows_in_state_ (or stop direct
-  // emission) before records arrive.
+  // After a restore, keyed state may hold any window, so windows are never emitted
+  // straight from the buffer (restored_).
   void fire_pre_aggregates(Timestamp watermark) {
     auto due = [watermark](const W& w) { return w.max_timestamp() <= watermark; };
     if constexpr (PreAggregating<Contents>) {
       if constexpr (Contents::kEmitsDirectly) {
-        if (windows_in_state_.empty()) {
+        if (windows_in_state_.empty() && !restored_) {
           pre_aggregates_.flush_if(due, [this](auto& buffer) {
             key_of_record_ = true;
             fire_window_ = &buffer.window;
@@ -1141,6 +1141,7 @@ class WindowOperator final : public OneInputOperator<T, typename Contents::outpu
   // Windows some of whose buffered reductions were moved to keyed state and that have not
   // fired yet (their timers fire them).
   std::vector<W> windows_in_state_;
+  bool restored_ = false;  // started from a checkpoint: restored windows may be in keyed state
   PreAggregationBuffer<K, W, typename PreAggregateAcc<Contents>::type> pre_aggregates_;
   bool event_time_ = true;
   bool opened_ = false;

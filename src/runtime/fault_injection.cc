@@ -1,0 +1,10 @@
+#include "runtime/fault_injection.h"
+
+namespace eddy::runtime {
+
+FaultInjection& fault_injection() {
+  static FaultInjection hooks;
+  return hooks;
+}
+
+}  // namespace eddy::runtime
