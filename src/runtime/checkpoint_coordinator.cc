@@ -40,7 +40,7 @@ std::chrono::steady_clock::time_point CheckpointCoordinator::poll(std::chrono::s
                         std::to_string(config_.timeout.count()) + " ms before all tasks acknowledged it");
   }
   auto next = now + std::chrono::milliseconds(100);
-  if (!config_.enabled() || shut_down_ || final_triggered_ || job_failure_) return next;
+  if (!config_.enabled() || shut_down_ || final_triggered_ || job_failure_ || stopping_) return next;
   int periodic_pending = 0;
   for (const auto& [id, pending] : pending_) periodic_pending += pending.savepoint ? 0 : 1;
   if (now >= next_trigger_ && periodic_pending < config_.max_concurrent) {
@@ -68,6 +68,9 @@ void CheckpointCoordinator::trigger_locked(bool savepoint, bool stop, std::optio
   pending.id = id;
   pending.savepoint = savepoint;
   pending.stop = stop;
+  // Stop-with-savepoint: nothing after the savepoint may be committed, so no checkpoint
+  // follows it (the job is cancelled once it completes).
+  if (stop) stopping_ = true;
   pending.started = std::chrono::steady_clock::now();
   pending.timestamp_ms = wall_clock_ms();
   pending.done = std::move(done);

@@ -128,6 +128,7 @@ class CheckpointCoordinator {
   };
   std::map<TaskId, Finished> finished_;
   bool final_triggered_ = false;
+  bool stopping_ = false;  // a stop-with-savepoint was triggered
   bool shut_down_ = false;
   int consecutive_failures_ = 0;
   std::optional<std::string> job_failure_;

@@ -3,6 +3,7 @@
 // be exactly the expected records, each once.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -44,11 +45,10 @@ int64_t latest_checkpoint_id(const fs::path& dir) {
   return latest;
 }
 
-pid_t start_job(const fs::path& root, bool restore) {
+pid_t start_job(const fs::path& root, bool restore, std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {EDDY_EXACTLY_ONCE_JOB,
                                    "--records", std::to_string(kRecords),
                                    "--rate", "40000",
-                                   "--parallelism", "2",
                                    "--out", (root / "out").string(),
                                    "--checkpoint-dir", (root / "checkpoints").string(),
                                    "--checkpoint-interval-ms", "50",
@@ -57,6 +57,11 @@ pid_t start_job(const fs::path& root, bool restore) {
     args.push_back("--restore");
     args.push_back("latest");
   }
+  if (std::find(extra.begin(), extra.end(), "--parallelism") == extra.end()) {
+    extra.push_back("--parallelism");
+    extra.push_back("2");
+  }
+  args.insert(args.end(), extra.begin(), extra.end());
   pid_t pid = fork();
   if (pid == 0) {
     std::vector<char*> argv;
@@ -67,6 +72,8 @@ pid_t start_job(const fs::path& root, bool restore) {
   }
   return pid;
 }
+
+void expect_exactly_once(const std::map<std::pair<int64_t, int64_t>, int>& lines);
 
 TEST(Kill9Test, RepeatedKillsThenRestoreLatestCommitExactlyOnce) {
   fs::path root = fs::path(::testing::TempDir()) / ("eddy-kill9-" + std::to_string(getpid()));
@@ -122,6 +129,54 @@ TEST(Kill9Test, RepeatedKillsThenRestoreLatestCommitExactlyOnce) {
     int64_t seq = 0;
     while (in >> key >> seq) ++lines[{key, seq}];
   }
+  expect_exactly_once(lines);
+  fs::remove_all(root);
+}
+
+// Stop-with-savepoint from outside (SIGUSR2), then resume from the savepoint folder
+// (--restore PATH) at parallelism 3.
+TEST(Kill9Test, SignalStopsWithSavepointAndRestoreResumesAtAnotherParallelism) {
+  fs::path root = fs::path(::testing::TempDir()) / ("eddy-sigusr2-" + std::to_string(getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root);
+  pid_t pid = start_job(root, false);
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  bool exited_early = false;
+  while (latest_checkpoint_id(root / "checkpoints") < 2) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      exited_early = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_FALSE(exited_early) << "the job ended before it could be stopped";
+  kill(pid, SIGUSR2);
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::string savepoint;
+  for (const auto& entry : fs::directory_iterator(root / "checkpoints")) {
+    if (entry.path().filename().string().rfind("savepoint-", 0) == 0) savepoint = entry.path().string();
+  }
+  ASSERT_FALSE(savepoint.empty()) << "no savepoint folder in " << root / "checkpoints";
+  ASSERT_TRUE(fs::exists(fs::path(savepoint) / "_metadata"));
+  pid = start_job(root, false, {"--restore", savepoint, "--parallelism", "3"});
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::map<std::pair<int64_t, int64_t>, int> lines;
+  for (const auto& entry : fs::recursive_directory_iterator(root / "out")) {
+    std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || name.front() == '.') continue;
+    std::ifstream in(entry.path());
+    int64_t key = 0;
+    int64_t seq = 0;
+    while (in >> key >> seq) ++lines[{key, seq}];
+  }
+  expect_exactly_once(lines);
+  fs::remove_all(root);
+}
+
+void expect_exactly_once(const std::map<std::pair<int64_t, int64_t>, int>& lines) {
   EXPECT_EQ(static_cast<int64_t>(lines.size()), kRecords);
   for (int64_t i = 0; i < kRecords; ++i) {
     // As the job makes them: two splits, each with half of the keys.
@@ -136,7 +191,6 @@ TEST(Kill9Test, RepeatedKillsThenRestoreLatestCommitExactlyOnce) {
       break;
     }
   }
-  fs::remove_all(root);
 }
 
 }  // namespace
