@@ -5,10 +5,12 @@
 // continuing from the savepoint.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <ostream>
@@ -240,6 +242,34 @@ TEST_F(SavepointTest, StateWithoutMatchingOperatorFailsTheRestoreUnlessAllowed) 
   JobResult allowed = run(renamed);
   ASSERT_TRUE(allowed.ok()) << allowed.error;
   EXPECT_EQ(static_cast<int64_t>(committed().size()), kRecords);
+}
+
+TEST_F(SavepointTest, CorruptOrTruncatedStateFileFailsTheRestoreNamingIt) {
+  std::string savepoint = run_until_savepoint(300);
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(savepoint)) {
+    if (entry.path().extension() == ".state") files.push_back(entry.path());
+  }
+  ASSERT_FALSE(files.empty());
+  std::sort(files.begin(), files.end());
+  const fs::path& victim = files.front();
+  std::string bytes;
+  {
+    std::ifstream in(victim, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // A flipped bit in the middle of the file.
+  std::string flipped = bytes;
+  flipped[flipped.size() / 2] ^= 0x10;
+  std::ofstream(victim, std::ios::binary | std::ios::trunc) << flipped;
+  JobResult corrupt = run(RunOptions{2, "heap", savepoint});
+  EXPECT_FALSE(corrupt.ok());
+  EXPECT_NE(corrupt.error.find(victim.string()), std::string::npos) << corrupt.error;
+  // Cut short.
+  std::ofstream(victim, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 3);
+  JobResult truncated = run(RunOptions{2, "heap", savepoint});
+  EXPECT_FALSE(truncated.ok());
+  EXPECT_NE(truncated.error.find(victim.string()), std::string::npos) << truncated.error;
 }
 
 TEST_F(SavepointTest, SavepointWithoutCheckpointDirectoryFails) {
