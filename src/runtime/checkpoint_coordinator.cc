@@ -43,11 +43,16 @@ std::chrono::steady_clock::time_point CheckpointCoordinator::poll(std::chrono::s
   if (!config_.enabled() || shut_down_ || final_triggered_ || job_failure_ || stopping_) return next;
   int periodic_pending = 0;
   for (const auto& [id, pending] : pending_) periodic_pending += pending.savepoint ? 0 : 1;
-  if (now >= next_trigger_ && periodic_pending < config_.max_concurrent) {
+  // A minimum pause counts from the end of the last checkpoint, and allows one at a time
+  // (as in Flink).
+  const bool paused = config_.min_pause.count() > 0 &&
+                      (periodic_pending > 0 || now < last_finished_ + config_.min_pause);
+  if (now >= next_trigger_ && periodic_pending < config_.max_concurrent && !paused) {
     trigger_locked(false, false, std::nullopt);
     next_trigger_ = now + config_.interval;
   }
-  return std::min(next, next_trigger_);
+  auto wake = std::max(next_trigger_, last_finished_ + config_.min_pause);
+  return std::min(next, wake);
 }
 
 std::future<std::string> CheckpointCoordinator::trigger_savepoint(bool stop) {
@@ -210,6 +215,7 @@ void CheckpointCoordinator::try_complete_locked(Pending& pending) {
     return;
   }
   ++stats_.completed;
+  if (!pending.savepoint) last_finished_ = std::chrono::steady_clock::now();
   stats_.latest_path = pending.folder;
   stats_.latest_id = id;
   stats_.max_duration = std::max<std::chrono::nanoseconds>(stats_.max_duration,
@@ -250,6 +256,7 @@ void CheckpointCoordinator::fail_locked(int64_t id, const std::string& reason) {
   pending_.erase(it);
   if (!pending.folder.empty()) storage_.discard(pending.folder);
   ++stats_.failed;
+  if (!pending.savepoint) last_finished_ = std::chrono::steady_clock::now();
   std::string message = (pending.savepoint ? "savepoint " : "checkpoint ") + std::to_string(id) + " failed: " + reason;
   if (pending.done) pending.done->set_exception(std::make_exception_ptr(Error(message)));
   notify_locked(TaskEvent::Kind::kCheckpointAborted, id, pending.final);

@@ -133,6 +133,7 @@ class CheckpointCoordinator {
   int consecutive_failures_ = 0;
   std::optional<std::string> job_failure_;
   std::chrono::steady_clock::time_point next_trigger_;
+  std::chrono::steady_clock::time_point last_finished_;  // of the last periodic checkpoint
   CheckpointStats stats_;
 };
 
