@@ -113,6 +113,15 @@ class SequenceChecker {
   bool injects_ = false;
 };
 
+// Passes records on and counts completed checkpoints (to arm the injected failures).
+struct SequenceCheckpointsSeen {
+  template <class T>
+  T operator()(T value) const {
+    return value;
+  }
+  void notify_checkpoint_complete(int64_t) const { g_harness->checkpoints_seen.fetch_add(1); }
+};
+
 struct Options {
   std::string backend = "heap";
   bool unaligned = false;
@@ -281,6 +290,107 @@ TEST_P(ExactlyOnceTest, AtLeastOnceModeWithoutFailuresIsExact) {
   set_param(options);
   options.mode = CheckpointingMode::kAtLeastOnce;
   expect_exactly_once(run(options), options, 0);
+}
+
+// Windows keep their contents, pre-aggregates and timers in checkpoints: event-time
+// tumbling sums (pre-aggregated) and reduces (keyed state) over records with timestamps,
+// with failures injected after the windows. The committed results equal the direct
+// computation.
+struct WindowSum {
+  int64_t key = 0;
+  int64_t window = 0;  // window start
+  int64_t sum = 0;
+  EDDY_SERIALIZE(key, window, sum)
+  friend std::ostream& operator<<(std::ostream& out, const WindowSum& w) {
+    return out << w.key << " " << w.window << " " << w.sum;
+  }
+};
+
+std::atomic<int> g_window_failures_left{0};
+
+TEST_P(ExactlyOnceTest, WindowsAndTimersSurviveFailures) {
+  Options options;
+  set_param(options);
+  options.records = 40000;
+  constexpr int64_t kWindow = 1000;  // in event time (= record index)
+  for (bool user_reduce : {false, true}) {
+    fs::remove_all(root_ / "out");
+    fs::remove_all(root_ / "checkpoints");
+    harness_->checkpoints_seen = 0;
+    g_window_failures_left = 2;
+    ExecutionConfig config;
+    config.parallelism = 2;
+    config.state_backend.kind = options.backend;
+    config.state_backend.rocksdb_dir = (root_ / "rocksdb").string();
+    config.checkpoints.interval = std::chrono::milliseconds(20);
+    config.checkpoints.unaligned = options.unaligned;
+    config.checkpoints.directory = (root_ / "checkpoints").string();
+    config.restart.kind = RestartStrategyConfig::Kind::kFixedDelay;
+    config.restart.max_attempts = 10;
+    config.restart.delay = std::chrono::milliseconds(0);
+    config.auto_watermark_interval = std::chrono::milliseconds(5);
+    StreamEnvironment env(config);
+    sources::GeneratorOptions generator;
+    generator.count = options.records;
+    generator.records_per_second = 60000;
+    const int64_t n = options.records;
+    // Event time: the record's index within its split (splits advance together).
+    auto timed = WatermarkStrategy<std::pair<Record, int64_t>>::for_monotonous_timestamps().with_timestamp_assigner(
+        [](const std::pair<Record, int64_t>& r, Timestamp) { return r.second; });
+    FileSinkOptions<WindowSum> sink;
+    sink.base_path = (root_ / "out").string();
+    sink.bucket_assigner = buckets::single<WindowSum>();
+    auto keyed =
+        env.from_source(sources::generator(
+                            [n](int64_t i) { return std::pair<Record, int64_t>{record_at(i, n), i % (n / kSplits)}; },
+                            generator),
+                        timed, "Records")
+            .map([](const std::pair<Record, int64_t>& r) { return WindowSum{r.first.key, 0, r.first.seq}; })
+            .key_by([](const WindowSum& w) { return w.key; })
+            .window(TumblingEventTimeWindows::of(std::chrono::milliseconds(kWindow)));
+    DataStream<WindowSum> sums =
+        user_reduce ? keyed.reduce([](WindowSum a, const WindowSum& b) {
+          a.sum += b.sum;
+          return a;
+        })
+                    : keyed.sum(&WindowSum::sum);
+    sums.process([](const WindowSum& w, ProcessContext<WindowSum, WindowSum>& context, Collector<WindowSum>& out) {
+          if (g_harness->checkpoints_seen.load() > 0) {
+            int left = g_window_failures_left.load();
+            if (left > 0 && g_window_failures_left.compare_exchange_strong(left, left - 1)) {
+              throw std::runtime_error("injected failure after the window");
+            }
+          }
+          WindowSum result = w;
+          result.window = context.timestamp() - (kWindow - 1);  // a window's results carry its max timestamp
+          out.collect(result);
+        })
+        .map(SequenceCheckpointsSeen())
+        .sink_to(std::shared_ptr<const Sink<WindowSum>>(sinks::file<WindowSum>(sink)), "Files");
+    JobResult result = env.execute("windows");
+    ASSERT_TRUE(result.ok()) << result.error;
+    EXPECT_EQ(result.restarts, 2) << (user_reduce ? "reduce" : "sum");
+
+    std::map<std::pair<int64_t, int64_t>, int64_t> expected;
+    for (int64_t i = 0; i < n; ++i) {
+      Record r = record_at(i, n);
+      int64_t ts = i % (n / kSplits);
+      expected[{r.key, ts - ts % kWindow}] += r.seq;
+    }
+    std::map<std::pair<int64_t, int64_t>, int64_t> got;
+    int64_t lines = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(root_ / "out")) {
+      if (!entry.is_regular_file() || entry.path().filename().string().front() == '.') continue;
+      std::ifstream in(entry.path());
+      int64_t key = 0, window = 0, sum = 0;
+      while (in >> key >> window >> sum) {
+        got[{key, window}] += sum;
+        ++lines;
+      }
+    }
+    EXPECT_EQ(lines, static_cast<int64_t>(expected.size())) << "a window result is missing or repeated";
+    EXPECT_EQ(got, expected) << (user_reduce ? "reduce" : "sum");
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExactlyOnceTest,
