@@ -58,7 +58,8 @@ struct JobResult {
   // The first operator with this name, or null.
   const OperatorStats* find_operator(std::string_view name) const;
   // A table: status, wall time, and records in/out per operator (and late records
-  // dropped, when any operator dropped some).
+  // dropped, when any operator dropped some), and checkpoint figures when the job took
+  // or restored any.
   std::string summary() const;
 };
 

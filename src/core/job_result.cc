@@ -46,6 +46,18 @@ std::string JobResult::summary() const {
     }
     out += "\n";
   }
+  if (checkpoints_completed > 0 || checkpoints_failed > 0 || restarts > 0 || !restored_from.empty()) {
+    std::snprintf(line, sizeof(line),
+                  "  checkpoints: %lld completed, %lld failed; longest %.1f ms, longest synchronous pause %.3f ms; "
+                  "restarts: %d\n",
+                  static_cast<long long>(checkpoints_completed), static_cast<long long>(checkpoints_failed),
+                  std::chrono::duration<double, std::milli>(max_checkpoint_duration).count(),
+                  std::chrono::duration<double, std::milli>(max_checkpoint_sync_pause).count(), restarts);
+    out += line;
+    if (!restored_from.empty()) out += "  restored from: " + restored_from + "\n";
+    if (!latest_checkpoint.empty()) out += "  latest checkpoint: " + latest_checkpoint + "\n";
+    if (!savepoint_path.empty()) out += "  stopped with savepoint: " + savepoint_path + "\n";
+  }
   return out;
 }
 
