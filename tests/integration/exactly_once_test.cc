@@ -129,6 +129,7 @@ struct Options {
   double records_per_second = 100000;
   int parallelism = 2;
   CheckpointingMode mode = CheckpointingMode::kExactlyOnce;
+  int tolerable_failures = 0;
 };
 
 class ExactlyOnceTest : public ::testing::TestWithParam<std::string> {
@@ -158,6 +159,7 @@ class ExactlyOnceTest : public ::testing::TestWithParam<std::string> {
     config.checkpoints.mode = options.mode;
     config.checkpoints.directory = (root_ / "checkpoints").string();
     config.checkpoints.retained = 2;
+    config.checkpoints.tolerable_failures = options.tolerable_failures;
     config.restart.kind = RestartStrategyConfig::Kind::kFixedDelay;
     config.restart.max_attempts = 10;
     config.restart.delay = std::chrono::milliseconds(0);
@@ -261,6 +263,19 @@ TEST_P(ExactlyOnceTest, FailureInAsynchronousUpload) {
     if (vertex == 1 && subtask == 0 && take_failure(left)) throw std::runtime_error("injected: disk full");
   };
   expect_exactly_once(run(options), options, 1);
+}
+
+TEST_P(ExactlyOnceTest, FailedUploadWithinToleranceNeedsNoRestart) {
+  Options options;
+  set_param(options);
+  options.tolerable_failures = 1;
+  std::atomic<int> left{1};
+  runtime::fault_injection().before_upload = [&](int64_t, int vertex, int subtask) {
+    if (vertex == 1 && subtask == 1 && take_failure(left)) throw std::runtime_error("injected: disk full");
+  };
+  JobResult result = run(options);
+  EXPECT_GE(result.checkpoints_failed, 1);
+  expect_exactly_once(result, options, 0);
 }
 
 TEST_P(ExactlyOnceTest, FailureDuringRestore) {
