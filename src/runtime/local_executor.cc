@@ -405,6 +405,8 @@ std::future<std::string> JobControl::trigger_savepoint(bool stop) {
 struct LocalExecutor::Attempt {
   bool failed = false;     // a task or the checkpoints failed: the restart strategy decides
   bool cancelled = false;  // by the user, a signal or stop-with-savepoint
+  // The checkpoint to restore is corrupt: restarting would only fail the same way.
+  bool unrecoverable = false;
 };
 
 JobResult LocalExecutor::run(const std::string& job_name, JobControl& control, bool watch_signals) {
@@ -445,7 +447,7 @@ JobResult LocalExecutor::run(const std::string& job_name, JobControl& control, b
 
   while (true) {
     Attempt attempt = run_attempt(control, signals, storage.get(), restore_folder, result);
-    if (!attempt.failed || attempt.cancelled) break;
+    if (!attempt.failed || attempt.cancelled || attempt.unrecoverable) break;
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now().time_since_epoch()).count();
     std::optional<std::chrono::milliseconds> delay = restart.on_failure(now_ms);
@@ -503,6 +505,12 @@ LocalExecutor::Attempt LocalExecutor::run_attempt(JobControl& control, SignalWat
       setup_checkpointing(job_, config_, *storage, first_id, rt);
     }
     for (auto& coordinator : rt.coordinators) coordinator->start();
+  } catch (const checkpoint::CorruptCheckpointError& e) {
+    result.status = JobStatus::kFailed;
+    result.error = e.what();
+    attempt.failed = true;
+    attempt.unrecoverable = true;
+    return attempt;
   } catch (const std::exception& e) {
     result.status = JobStatus::kFailed;
     result.error = e.what();
