@@ -19,6 +19,7 @@
 #include "eddy/clock.h"
 #include "eddy/config.h"
 #include "eddy/error.h"
+#include "eddy/internal/incremental_snapshot.h"
 #include "eddy/key.h"
 #include "eddy/operator.h"
 #include "eddy/serializer.h"
@@ -144,6 +145,27 @@ class KeyedStateBackend {
   // Approximate bytes of state held in memory.
   virtual size_t memory_bytes() const = 0;
 
+  // Incremental checkpoints (internal/incremental_snapshot.h). The synchronous part of
+  // checkpoint `checkpoint_id`; null when this backend takes only full snapshots (heap, or
+  // RocksDB with StateBackendOptions::incremental_checkpoints off): use snapshot() then.
+  virtual std::unique_ptr<IncrementalSnapshotTask> snapshot_incremental(int64_t /*checkpoint_id*/) {
+    return nullptr;
+  }
+  // Whether restore_incremental() takes `snapshot` as it is: written by this kind of
+  // backend for exactly this backend's key groups.
+  virtual bool can_restore_incremental(const IncrementalKeyedSnapshot& /*snapshot*/) const { return false; }
+  // Loads `snapshot`'s files (fetched with `fetch`) as this backend's state. Call before any
+  // state is created, and only when can_restore_incremental(snapshot); otherwise convert
+  // the snapshot with read_incremental_snapshot() and restore().
+  virtual void restore_incremental(const IncrementalKeyedSnapshot& snapshot, const SharedFileFetcher& /*fetch*/) {
+    throw Error("the " + name() + " state backend cannot load an incremental snapshot of the " + snapshot.backend +
+                " backend as it is: convert it with read_incremental_snapshot()");
+  }
+  // Checkpoint `checkpoint_id` completed or was aborted (on the subtask's thread): an
+  // incremental backend reuses the files of the latest completed one.
+  virtual void notify_checkpoint_complete(int64_t /*checkpoint_id*/) {}
+  virtual void notify_checkpoint_aborted(int64_t /*checkpoint_id*/) {}
+
   // Participants (timer services) register while they live; snapshot_participants()
   // writes all of them into `snapshot` (synchronously, at the barrier).
   void add_participant(KeyedSnapshotParticipant* participant) { participants_.push_back(participant); }
@@ -216,6 +238,14 @@ std::unique_ptr<KeyedStateBackend> create_keyed_state_backend(const StateBackend
                                                               int max_parallelism, const Clock& clock,
                                                               const std::string& operator_name,
                                                               int subtask_index);
+
+// The canonical form of an incremental snapshot, for a restore at another parallelism or
+// into another kind of backend: fetches its files into a temporary folder (under
+// options.rocksdb_dir) and reads every entry. Throws Error for a snapshot of an unknown
+// backend or files that cannot be read.
+KeyedStateSnapshot read_incremental_snapshot(const IncrementalKeyedSnapshot& snapshot,
+                                             const StateBackendOptions& options,
+                                             const SharedFileFetcher& fetch);
 
 // RuntimeContext's shortcuts to the keyed state of the current operator.
 inline KeyedStateBackend& RuntimeContext::keyed_state() const {

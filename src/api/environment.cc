@@ -115,6 +115,8 @@ StreamEnvironment StreamEnvironment::from_args(int argc, const char* const* argv
   config.state_backend.rocksdb_write_buffer_bytes = static_cast<size_t>(
       args.get_int("rocksdb-write-buffer-mb", static_cast<int64_t>(config.state_backend.rocksdb_write_buffer_bytes >> 20)))
       << 20;
+  config.state_backend.incremental_checkpoints =
+      args.get_bool("incremental-checkpoints", config.state_backend.incremental_checkpoints);
   parse_fault_tolerance(args, config);
   config.handle_signals = true;
   StreamEnvironment env(config);

@@ -11,11 +11,19 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <chrono>
 #include <limits>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <random>
 #include <system_error>
 #include <utility>
 
 #include <sys/stat.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "eddy/key.h"
 #include "eddy/serializer.h"
@@ -211,7 +219,77 @@ bool is_plain_file_name(std::string_view name) {
          name.find('\0') == std::string_view::npos;
 }
 
-void write_operator_metadata(ByteWriter& w, const OperatorMetadata& op) {
+// ---------------------------------------------------------------------------------------
+// Incremental keyed state: IncrementalKeyedSnapshot::kFormatVersion, the backend, the key
+// group range, the states, the shared files and the private files.
+
+void check_plain(const std::string& name, const char* what) {
+  if (!is_plain_file_name(name)) {
+    throw Error(std::string("cannot encode incremental keyed state: ") + what + " '" + name +
+                "' is not a plain file name");
+  }
+}
+
+void write_incremental(ByteWriter& w, const IncrementalKeyedSnapshot& snapshot) {
+  w.write_varint(IncrementalKeyedSnapshot::kFormatVersion);
+  w.write_string(snapshot.backend);
+  w.write_signed_varint(snapshot.key_groups.first);
+  w.write_signed_varint(snapshot.key_groups.last);
+  w.write_varint(snapshot.states.size());
+  for (const StateMetaInfo& meta : snapshot.states) write_state_meta(w, meta);
+  w.write_varint(snapshot.shared_files.size());
+  for (const SharedFileHandle& file : snapshot.shared_files) {
+    check_plain(file.local_name, "local file name");
+    check_plain(file.shared_name, "shared file name");
+    w.write_string(file.local_name);
+    w.write_string(file.shared_name);
+    w.write_varint(file.size);
+    w.write_fixed(file.checksum);
+  }
+  w.write_varint(snapshot.private_files.size());
+  for (const auto& [name, bytes] : snapshot.private_files) {
+    check_plain(name, "private file name");
+    w.write_string(name);
+    w.write_string(bytes);
+  }
+}
+
+// A file name that must be plain (it becomes a path on restore).
+std::string read_plain_name(ByteReader& r, const char* what) {
+  size_t at = r.position();
+  std::string name = r.read_string();
+  if (!is_plain_file_name(name)) {
+    r.fail(std::string(what) + " '" + name + "' is not a plain file name", at);
+  }
+  return name;
+}
+
+IncrementalKeyedSnapshot read_incremental(ByteReader& r) {
+  IncrementalKeyedSnapshot snapshot;
+  read_version(r, "incremental keyed state", IncrementalKeyedSnapshot::kFormatVersion);
+  snapshot.backend = r.read_string();
+  snapshot.key_groups.first = read_int(r, "first key group");
+  snapshot.key_groups.last = read_int(r, "last key group");
+  // A state takes at least 6 bytes: 3 string lengths, kind, TTL flag, serializer version.
+  snapshot.states.resize(r.read_count("incremental keyed state", 6));
+  for (StateMetaInfo& meta : snapshot.states) meta = read_state_meta(r);
+  // Two names, a size and an 8-byte checksum.
+  snapshot.shared_files.resize(r.read_count("shared file", 11));
+  for (SharedFileHandle& file : snapshot.shared_files) {
+    file.local_name = read_plain_name(r, "local file name");
+    file.shared_name = read_plain_name(r, "shared file name");
+    file.size = r.read_varint();
+    file.checksum = r.read_fixed<uint64_t>("shared file checksum");
+  }
+  snapshot.private_files.resize(r.read_count("private file", 2));
+  for (auto& [name, bytes] : snapshot.private_files) {
+    name = read_plain_name(r, "private file name");
+    bytes = r.read_string();
+  }
+  return snapshot;
+}
+
+void write_operator_metadata(ByteWriter& w, const OperatorMetadata& op, uint32_t version) {
   if (op.parallelism < 1 || op.max_parallelism < 1 ||
       op.subtasks.size() != static_cast<size_t>(op.parallelism)) {
     throw Error("cannot encode checkpoint metadata of operator '" + op.name + "' (uid '" + op.uid +
@@ -234,12 +312,20 @@ void write_operator_metadata(ByteWriter& w, const OperatorMetadata& op) {
     w.write_string(handle->file);
     w.write_varint(handle->size);
     w.write_fixed(handle->checksum);
+    if (version < 2) continue;
+    for (const std::string& name : handle->shared_files) {
+      if (!is_plain_file_name(name)) {
+        throw Error("cannot encode checkpoint metadata of operator '" + op.name + "': shared file '" +
+                    name + "' is not a plain file name");
+      }
+    }
+    write_strings(w, handle->shared_files);
   }
   write_flag(w, op.enumerator_splits.has_value());
   if (op.enumerator_splits) write_strings(w, *op.enumerator_splits);
 }
 
-OperatorMetadata read_operator_metadata(ByteReader& r) {
+OperatorMetadata read_operator_metadata(ByteReader& r, uint32_t version) {
   OperatorMetadata op;
   op.uid = r.read_string();
   op.name = r.read_string();
@@ -263,6 +349,10 @@ OperatorMetadata read_operator_metadata(ByteReader& r) {
     }
     h.size = r.read_varint();
     h.checksum = r.read_fixed<uint64_t>("state file checksum");
+    if (version >= 2) {
+      h.shared_files.resize(r.read_count("shared file", 1));
+      for (std::string& name : h.shared_files) name = read_plain_name(r, "shared file name");
+    }
     handle = std::move(h);
   }
   if (read_flag(r, "enumerator splits flag")) {
@@ -465,6 +555,79 @@ std::string read_whole_file(const std::string& path) {
   return bytes;
 }
 
+// ---------------------------------------------------------------------------------------
+// Shared files: raw copies (not framed: RocksDB opens them as they are), with their size
+// and XXH3-64 recorded in the state that references them.
+
+struct FileDigest {
+  uint64_t size = 0;
+  uint64_t checksum = 0;
+};
+
+// Reads the file at `from` to its end, hashing it, and writes its bytes to `to` when `to`
+// is open. `fail(step, errno)` throws.
+template <class Fail>
+FileDigest pump(const std::string& from, int to, const Fail& fail) {
+  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) fail("cannot open '" + from + "'", errno);
+  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state(XXH3_createState(),
+                                                                         &XXH3_freeState);
+  if (state == nullptr) throw std::bad_alloc();
+  XXH3_64bits_reset(state.get());
+  std::string buffer(1 << 20, '\0');
+  FileDigest digest;
+  for (;;) {
+    ssize_t n = ::read(in.get(), buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("cannot read '" + from + "'", errno);
+    if (n == 0) break;
+    XXH3_64bits_update(state.get(), buffer.data(), static_cast<size_t>(n));
+    digest.size += static_cast<uint64_t>(n);
+    for (ssize_t done = 0; to >= 0 && done < n;) {
+      ssize_t m = ::write(to, buffer.data() + done, static_cast<size_t>(n - done));
+      if (m < 0 && errno == EINTR) continue;
+      if (m <= 0) fail("cannot write", m < 0 ? errno : EIO);
+      done += m;
+    }
+  }
+  digest.checksum = XXH3_64bits_digest(state.get());
+  return digest;
+}
+
+// Copies `from` to `to` (created or truncated), fsync'ed when `sync`. `fail(step, errno)`
+// throws; the caller removes `to` on failure.
+template <class Fail>
+FileDigest copy_file(const std::string& from, const std::string& to, bool sync, const Fail& fail) {
+  UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!out.valid()) fail("cannot create '" + to + "'", errno);
+  FileDigest digest = pump(from, out.get(), fail);
+  if (sync && ::fsync(out.get()) != 0) fail("cannot fsync '" + to + "'", errno);
+  if (int err = out.close(); err != 0) fail("cannot close '" + to + "'", err);
+  return digest;
+}
+
+// A new name for a shared file: the local name with 128 random bits before its extension
+// ("000012.sst" -> "000012-<32 hex digits>.sst"), so that no two uploads, of any backend or
+// process, share a name.
+std::string unique_shared_name(const std::string& local_name) {
+  static std::mutex mutex;
+  static std::mt19937_64 random(std::random_device{}() ^
+                                static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+                                (static_cast<uint64_t>(::getpid()) << 32));
+  uint64_t a = 0;
+  uint64_t b = 0;
+  {
+    std::lock_guard lock(mutex);
+    a = random();
+    b = random();
+  }
+  size_t dot = local_name.rfind('.');
+  if (dot == 0 || dot == std::string::npos) dot = local_name.size();
+  char digits[40];
+  std::snprintf(digits, sizeof digits, "%016" PRIx64 "%016" PRIx64, a, b);
+  return local_name.substr(0, dot) + "-" + digits + local_name.substr(dot);
+}
+
 // Decodes the payload of the file at `path`, reporting malformed bytes as corruption of
 // that file.
 template <class T>
@@ -516,6 +679,15 @@ struct Folder {
   bool savepoint;
 };
 
+// The id in the name of a checkpoint or savepoint folder.
+std::optional<int64_t> folder_id_of(const std::string& folder) {
+  fs::path path(folder);
+  if (path.filename().empty()) path = path.parent_path();
+  std::string name = path.filename().string();
+  if (auto id = checkpoint_id_of(name)) return id;
+  return savepoint_id_of(name);
+}
+
 // The checkpoint and savepoint folders in `directory` (none if it does not exist), in
 // ascending id order. Throws Error when the directory cannot be listed.
 std::vector<Folder> list_folders(const std::string& directory) {
@@ -551,52 +723,67 @@ bool has_metadata(const fs::path& folder) {
 // -----------------------------------------------------------------------------------------
 
 bool OperatorSubtaskState::empty() const {
-  return (!keyed || keyed->states.empty()) && operator_state.states.empty() &&
+  return (!keyed || keyed->states.empty()) && !incremental && operator_state.states.empty() &&
          channel_state.empty();
 }
 
 std::string encode_subtask_state(const OperatorSubtaskState& state) {
   ByteWriter w;
-  w.write_varint(kSubtaskStateVersion);
+  // Version 1 where it suffices: what older Eddy versions read.
+  w.write_varint(state.incremental ? 2 : 1);
   write_flag(w, state.keyed.has_value());
   if (state.keyed) write_keyed(w, *state.keyed);
   write_operator_state(w, state.operator_state);
   write_strings(w, state.channel_state);
+  if (state.incremental) {
+    write_flag(w, true);
+    write_incremental(w, *state.incremental);
+  }
   return w.take();
 }
 
 OperatorSubtaskState decode_subtask_state(std::string_view payload) {
   ByteReader r(payload);
-  read_version(r, "subtask state", kSubtaskStateVersion);
+  uint32_t version = read_version(r, "subtask state", kSubtaskStateVersion);
   OperatorSubtaskState state;
   if (read_flag(r, "keyed state flag")) state.keyed = read_keyed(r);
   state.operator_state = read_operator_state(r);
   state.channel_state = read_strings(r, "channel state");
+  if (version >= 2 && read_flag(r, "incremental keyed state flag")) {
+    state.incremental = read_incremental(r);
+  }
   expect_end(r, "subtask state");
   return state;
 }
 
 std::string encode_metadata(const CheckpointMetadata& metadata) {
+  // Version 1 where it suffices: no subtask references shared files.
+  uint32_t version = 1;
+  for (const OperatorMetadata& op : metadata.operators) {
+    for (const auto& handle : op.subtasks) {
+      if (handle && !handle->shared_files.empty()) version = 2;
+    }
+  }
   ByteWriter w;
-  w.write_varint(kMetadataVersion);
+  w.write_varint(version);
   w.write_signed_varint(metadata.checkpoint_id);
   write_flag(w, metadata.savepoint);
   w.write_signed_varint(metadata.timestamp_ms);
   w.write_varint(metadata.operators.size());
-  for (const OperatorMetadata& op : metadata.operators) write_operator_metadata(w, op);
+  for (const OperatorMetadata& op : metadata.operators) write_operator_metadata(w, op, version);
   return w.take();
 }
 
 CheckpointMetadata decode_metadata(std::string_view payload) {
   ByteReader r(payload);
-  read_version(r, "checkpoint metadata", kMetadataVersion);
+  uint32_t version = read_version(r, "checkpoint metadata", kMetadataVersion);
   CheckpointMetadata metadata;
   metadata.checkpoint_id = r.read_signed_varint();
   metadata.savepoint = read_flag(r, "savepoint flag");
   metadata.timestamp_ms = r.read_signed_varint();
   // uid, name, parallelism, max parallelism, subtask count, enumerator flag.
   metadata.operators.resize(r.read_count("operator", 6));
-  for (OperatorMetadata& op : metadata.operators) op = read_operator_metadata(r);
+  for (OperatorMetadata& op : metadata.operators) op = read_operator_metadata(r, version);
   expect_end(r, "checkpoint metadata");
   return metadata;
 }
@@ -648,6 +835,30 @@ CheckpointStorage::CheckpointStorage(std::string directory, int retained)
   if (ec) {
     throw Error("cannot create checkpoint directory '" + directory_ + "': " + ec.message());
   }
+  // The shared files that completed checkpoints reference, by the ids of their folders
+  // (which retention and discard go by).
+  for (const Folder& folder : list_folders(directory_)) {
+    if (!has_metadata(folder.path)) continue;
+    try {
+      LoadedCheckpoint loaded = load_checkpoint(folder.path.string());
+      for (const OperatorMetadata& op : loaded.metadata.operators) {
+        for (const auto& handle : op.subtasks) {
+          if (!handle) continue;
+          for (const std::string& name : handle->shared_files) {
+            SharedFile& file = shared_[name];
+            file.checkpoints.insert(folder.id);
+            file.uploaded = true;
+          }
+        }
+      }
+    } catch (const std::exception&) {
+      references_known_ = false;  // then no shared file is deleted as unreferenced
+    }
+  }
+}
+
+std::string CheckpointStorage::shared_folder() const {
+  return (fs::path(directory_) / kSharedFolderName).string();
 }
 
 std::string CheckpointStorage::checkpoint_folder(int64_t id) const {
@@ -677,6 +888,10 @@ std::string CheckpointStorage::begin(int64_t id, bool savepoint, int64_t timesta
     throw Error("cannot create checkpoint folder '" + folder + "': cannot fsync '" + directory_ +
                 "': " + errno_text(err));
   }
+  if (!savepoint) {
+    std::lock_guard lock(mutex_);
+    pending_.insert(id);
+  }
   return folder;
 }
 
@@ -687,12 +902,165 @@ StateFileHandle CheckpointStorage::write_state_file(const std::string& folder,
     throw Error("invalid state file name '" + file_name + "' in checkpoint folder '" + folder +
                 "': needs a plain file name other than " + std::string(kMetadataFileName));
   }
-  return write_framed_file((fs::path(folder) / file_name).string(), encode_subtask_state(state));
+  StateFileHandle handle =
+      write_framed_file((fs::path(folder) / file_name).string(), encode_subtask_state(state));
+  if (state.incremental) {
+    for (const SharedFileHandle& file : state.incremental->shared_files) {
+      handle.shared_files.push_back(file.shared_name);
+    }
+  }
+  return handle;
+}
+
+class CheckpointStorage::Uploader final : public SharedFileUploader {
+ public:
+  Uploader(CheckpointStorage& storage, int64_t checkpoint_id)
+      : storage_(storage), checkpoint_id_(checkpoint_id) {}
+  bool reuse(const SharedFileHandle& file) override {
+    return storage_.reuse_shared_file(checkpoint_id_, file);
+  }
+  SharedFileHandle upload(const std::string& local_path, const std::string& local_name) override {
+    return storage_.upload_shared_file(checkpoint_id_, local_path, local_name);
+  }
+
+ private:
+  CheckpointStorage& storage_;
+  int64_t checkpoint_id_;
+};
+
+std::unique_ptr<SharedFileUploader> CheckpointStorage::shared_file_uploader(int64_t checkpoint_id) {
+  return std::make_unique<Uploader>(*this, checkpoint_id);
+}
+
+bool CheckpointStorage::reuse_shared_file(int64_t checkpoint_id, const SharedFileHandle& file) {
+  std::lock_guard lock(mutex_);
+  if (pending_.count(checkpoint_id) == 0) return false;
+  auto it = shared_.find(file.shared_name);
+  if (it == shared_.end() || !it->second.uploaded) return false;
+  it->second.checkpoints.insert(checkpoint_id);
+  return true;
+}
+
+SharedFileHandle CheckpointStorage::upload_shared_file(int64_t checkpoint_id,
+                                                       const std::string& local_path,
+                                                       const std::string& local_name) {
+  if (!is_plain_file_name(local_name)) {
+    throw Error("cannot upload '" + local_path + "': '" + local_name + "' is not a plain file name");
+  }
+  const std::string name = unique_shared_name(local_name);
+  const std::string folder = shared_folder();
+  const std::string path = (fs::path(folder) / name).string();
+  const std::string tmp = path + ".tmp";
+  auto not_pending = [&] {
+    return Error("cannot upload '" + local_path + "' to '" + path + "': checkpoint " +
+                 std::to_string(checkpoint_id) + " is no longer pending (aborted)");
+  };
+  {
+    // Registered before the file exists, so that no sweep takes it for an orphan.
+    std::lock_guard lock(mutex_);
+    if (pending_.count(checkpoint_id) == 0) throw not_pending();
+    shared_[name].checkpoints.insert(checkpoint_id);
+  }
+  FileDigest digest;
+  try {
+    std::error_code ec;
+    fs::create_directories(folder, ec);
+    if (ec) throw Error("cannot create the shared folder '" + folder + "': " + ec.message());
+    auto fail = [&](const std::string& step, int err) { throw_write_error(path, step, err); };
+    digest = copy_file(local_path, tmp, /*sync=*/true, fail);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename '" + tmp + "' to it", errno);
+    if (int err = sync_folder(folder); err != 0) fail("cannot fsync its folder", err);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    ::unlink(path.c_str());
+    std::lock_guard lock(mutex_);
+    auto it = shared_.find(name);
+    if (it != shared_.end()) shared_.erase(it);
+    throw;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    auto it = shared_.find(name);
+    if (it != shared_.end() && it->second.checkpoints.count(checkpoint_id) > 0) {
+      it->second.uploaded = true;
+      return SharedFileHandle{local_name, name, digest.size, digest.checksum};
+    }
+  }
+  // The checkpoint was discarded while the file was copied: nobody references it.
+  ::unlink(path.c_str());
+  throw not_pending();
+}
+
+void CheckpointStorage::release_locked(int64_t checkpoint_id) noexcept {
+  const fs::path folder(shared_folder());
+  for (auto it = shared_.begin(); it != shared_.end();) {
+    if (it->second.checkpoints.erase(checkpoint_id) > 0 && it->second.checkpoints.empty()) {
+      ::unlink((folder / it->first).c_str());
+      it = shared_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void CheckpointStorage::sweep_shared_folder_locked() noexcept {
+  try {
+    std::error_code ec;
+    for (fs::directory_iterator it(shared_folder(), ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      // "<name>.tmp": being uploaded (then <name> is registered) or left by a crash.
+      std::string base = name.ends_with(".tmp") ? name.substr(0, name.size() - 4) : name;
+      if (shared_.count(base) == 0) ::unlink(it->path().c_str());
+    }
+  } catch (...) {  // allocation failure: the files stay until the next run
+  }
+}
+
+std::map<std::string, std::set<int64_t>> CheckpointStorage::shared_file_references() const {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, std::set<int64_t>> out;
+  for (const auto& [name, file] : shared_) out.emplace(name, file.checkpoints);
+  return out;
 }
 
 void CheckpointStorage::complete(const std::string& folder, const CheckpointMetadata& metadata) {
+  const int64_t id = metadata.checkpoint_id;
+  std::set<std::string> referenced;
+  for (const OperatorMetadata& op : metadata.operators) {
+    for (const auto& handle : op.subtasks) {
+      if (handle) referenced.insert(handle->shared_files.begin(), handle->shared_files.end());
+    }
+  }
+  if (!referenced.empty()) {
+    std::lock_guard lock(mutex_);
+    for (const std::string& name : referenced) {
+      auto it = shared_.find(name);
+      if (it == shared_.end() || !it->second.uploaded || it->second.checkpoints.count(id) == 0) {
+        throw Error("cannot complete checkpoint " + std::to_string(id) + " in '" + folder +
+                    "': its state references the shared file '" + name +
+                    "', which it did not upload or reuse");
+      }
+    }
+  }
   write_framed_file((fs::path(folder) / kMetadataFileName).string(), encode_metadata(metadata));
   if (metadata.savepoint) return;
+  {
+    // References the checkpoint took but does not keep (none, unless a subtask's upload
+    // was replaced) go now.
+    std::lock_guard lock(mutex_);
+    pending_.erase(id);
+    const fs::path shared(shared_folder());
+    for (auto it = shared_.begin(); it != shared_.end();) {
+      if (referenced.count(it->first) == 0 && it->second.checkpoints.erase(id) > 0 &&
+          it->second.checkpoints.empty()) {
+        ::unlink((shared / it->first).c_str());
+        it = shared_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
   // Retention is best effort: the checkpoint is complete whatever happens here, and a
   // folder left behind is removed when a later checkpoint completes.
   try {
@@ -712,14 +1080,25 @@ void CheckpointStorage::complete(const std::string& folder, const CheckpointMeta
     }
   } catch (const std::exception&) {
   }
+  std::lock_guard lock(mutex_);
+  if (!swept_) {
+    // Shared files of checkpoints that failed in an earlier run, or that a crash left.
+    swept_ = true;
+    if (references_known_) sweep_shared_folder_locked();
+  }
 }
 
 void CheckpointStorage::discard(const std::string& folder) noexcept {
   try {
     // _metadata first: a crash half-way leaves an incomplete folder, never one that claims
-    // to be complete but lacks data files.
+    // to be complete but lacks data or shared files.
     std::error_code ec;
     fs::remove(fs::path(folder) / kMetadataFileName, ec);
+    if (std::optional<int64_t> id = folder_id_of(folder)) {
+      std::lock_guard lock(mutex_);
+      pending_.erase(*id);
+      release_locked(*id);
+    }
     fs::remove_all(folder, ec);
   } catch (...) {  // allocation failure building the paths: leave the folder
   }
@@ -757,6 +1136,52 @@ OperatorSubtaskState LoadedCheckpoint::read_subtask(size_t op, int subtask) cons
   if (!handle) return {};
   std::string path = (fs::path(folder) / handle->file).string();
   return decode_file(path, read_framed_file(path, &*handle), &decode_subtask_state);
+}
+
+std::string LoadedCheckpoint::shared_folder() const {
+  fs::path path = fs::absolute(fs::path(folder)).lexically_normal();
+  if (path.filename().empty()) path = path.parent_path();
+  return (path.parent_path() / kSharedFolderName).string();
+}
+
+void fetch_shared_file(const std::string& shared_folder, const SharedFileHandle& file,
+                       const std::string& destination) {
+  const std::string path = (fs::path(shared_folder) / file.shared_name).string();
+  if (!is_plain_file_name(file.shared_name)) {
+    throw CorruptCheckpointError("invalid shared file name '" + file.shared_name +
+                                 "' in a checkpoint: not a plain file name");
+  }
+  auto read_failure = [&](const std::string& step, int err) {
+    if (err == ENOENT && step.find(path) != std::string::npos) {
+      throw CorruptCheckpointError("checkpoint file '" + path + "' is missing");
+    }
+    throw CorruptCheckpointError("cannot restore checkpoint file '" + path + "' to '" +
+                                 destination + "': " + step + ": " + errno_text(err));
+  };
+  FileDigest digest;
+  try {
+    if (::link(path.c_str(), destination.c_str()) == 0) {
+      digest = pump(path, -1, read_failure);
+    } else {
+      // Another file system, or one without hard links: copy.
+      digest = copy_file(path, destination, /*sync=*/false, read_failure);
+    }
+  } catch (...) {
+    ::unlink(destination.c_str());
+    throw;
+  }
+  auto corrupt = [&](const std::string& problem) {
+    ::unlink(destination.c_str());
+    return CorruptCheckpointError("corrupt checkpoint file '" + path + "': " + problem);
+  };
+  if (digest.size != file.size) {
+    throw corrupt(std::to_string(digest.size) + " bytes, but the checkpoint recorded " +
+                  std::to_string(file.size));
+  }
+  if (digest.checksum != file.checksum) {
+    throw corrupt("checksum mismatch: the checkpoint recorded " + hex64(file.checksum) +
+                  ", its bytes hash to " + hex64(digest.checksum));
+  }
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& folder) {

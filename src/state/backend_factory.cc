@@ -20,4 +20,11 @@ std::unique_ptr<KeyedStateBackend> create_keyed_state_backend(const StateBackend
                         "' (subtask " + std::to_string(subtask_index + 1) + "): use heap or rocksdb");
 }
 
+KeyedStateSnapshot read_incremental_snapshot(const IncrementalKeyedSnapshot& snapshot,
+                                             const StateBackendOptions& options,
+                                             const SharedFileFetcher& fetch) {
+  if (snapshot.backend == "rocksdb") return state::RocksDbKeyedStateBackend::read_incremental(snapshot, options, fetch);
+  throw Error("cannot read an incremental snapshot of the unknown state backend '" + snapshot.backend + "'");
+}
+
 }  // namespace eddy

@@ -239,14 +239,14 @@ TEST(SubtaskStateEncodingTest, LayoutIsPinned) {
 
 TEST(SubtaskStateEncodingTest, RejectsNewerVersionsWithAClearMessage) {
   std::string payload = encode_subtask_state(sample_state());
-  payload[0] = 2;
+  payload[0] = 3;
   try {
     decode_subtask_state(payload);
-    ADD_FAILURE() << "accepted version 2";
+    ADD_FAILURE() << "accepted version 3";
   } catch (const SerializationError& e) {
-    EXPECT_NE(std::string(e.what()).find("unsupported subtask state version 2"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("unsupported subtask state version 3"), std::string::npos)
         << e.what();
-    EXPECT_NE(std::string(e.what()).find("versions 1 to 1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("versions 1 to 2"), std::string::npos) << e.what();
   }
   payload[0] = 1;
   payload[2] = 9;  // the keyed state's version

@@ -1,10 +1,15 @@
 // What is particular to the RocksDB backend: its data directory, native checkpoints, the
-// TTL compaction filter, snapshots through RocksDB snapshots, and restores by key group.
+// TTL compaction filter, snapshots through RocksDB snapshots, restores by key group, and
+// incremental snapshots (uploads of new SST files only, restores of the files as they are
+// or through the canonical form).
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +20,7 @@
 #include "eddy/key.h"
 #include "eddy/keyed_state_backend.h"
 #include "eddy/state.h"
+#include "state/heap/heap_keyed_state_backend.h"
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 #include "test_util.h"
 
@@ -284,6 +290,273 @@ TEST_F(RocksDbBackendTest, MemoryIsReported) {
     value.update(std::string(100, 'x'));
   }
   EXPECT_GT(backend->memory_bytes(), 100'000u);
+}
+
+// --- incremental snapshots ---------------------------------------------------------------
+
+std::string file_content(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The checkpoint storage's part, faked with a folder: uploads are copies under new names,
+// reuses succeed while the file is there, fetches copy back.
+class FolderUploader final : public SharedFileUploader {
+ public:
+  explicit FolderUploader(std::string folder) : folder_(std::move(folder)) {
+    fs::create_directories(folder_);
+  }
+  bool reuse(const SharedFileHandle& file) override {
+    if (!fs::exists(fs::path(folder_) / file.shared_name)) return false;
+    ++reused;
+    return true;
+  }
+  SharedFileHandle upload(const std::string& local_path, const std::string& local_name) override {
+    ++uploaded;
+    std::string name = std::to_string(++counter_) + "-" + local_name;
+    fs::copy_file(local_path, fs::path(folder_) / name);
+    std::string bytes = file_content(local_path);
+    return SharedFileHandle{local_name, name, bytes.size(), hash_bytes64(bytes.data(), bytes.size())};
+  }
+  SharedFileFetcher fetcher() const {
+    return [folder = folder_](const SharedFileHandle& file, const std::string& destination) {
+      fs::copy_file(fs::path(folder) / file.shared_name, destination);
+    };
+  }
+  void forget(const SharedFileHandle& file) { fs::remove(fs::path(folder_) / file.shared_name); }
+
+  int uploaded = 0;
+  int reused = 0;
+
+ private:
+  std::string folder_;
+  int counter_ = 0;
+};
+
+std::set<std::string> shared_names(const IncrementalKeyedSnapshot& snapshot) {
+  std::set<std::string> names;
+  for (const SharedFileHandle& file : snapshot.shared_files) names.insert(file.shared_name);
+  return names;
+}
+
+class RocksDbIncrementalTest : public RocksDbBackendTest {
+ protected:
+  // Writes value k * factor and appends k to a list for the keys in [from, to) that the
+  // backend owns.
+  static void write_keys(RocksDbKeyedStateBackend& backend, int64_t from, int64_t to, int64_t factor) {
+    auto& value = backend.get_state(ValueStateDescriptor<int64_t>("value"));
+    auto& list = backend.get_list_state(ListStateDescriptor<int64_t>("list"));
+    for (int64_t k = from; k < to; ++k) {
+      if (!backend.key_groups().contains(key_group_of(KeyHash<int64_t>{}(k), kMaxParallelism))) continue;
+      set_key(backend, k);
+      value.update(k * factor);
+      list.add(k);
+    }
+  }
+
+  IncrementalKeyedSnapshot take(RocksDbKeyedStateBackend& backend, int64_t id) {
+    std::unique_ptr<IncrementalSnapshotTask> task = backend.snapshot_incremental(id);
+    EXPECT_NE(task, nullptr);
+    return task->run(uploader_);
+  }
+
+  // Expects value k * factor and list [k] for the keys in [from, to) the backend owns.
+  static void expect_keys(KeyedStateBackend& backend, int64_t from, int64_t to, int64_t factor) {
+    auto& value = backend.get_state(ValueStateDescriptor<int64_t>("value"));
+    auto& list = backend.get_list_state(ListStateDescriptor<int64_t>("list"));
+    for (int64_t k = from; k < to; ++k) {
+      if (!backend.key_groups().contains(key_group_of(KeyHash<int64_t>{}(k), kMaxParallelism))) continue;
+      set_key(backend, k);
+      ASSERT_EQ(value.value(), k * factor) << k;
+      ASSERT_EQ(list.get(), (std::vector<int64_t>{k})) << k;
+    }
+  }
+
+  FolderUploader uploader_{dir_.file("shared")};
+};
+
+TEST_F(RocksDbIncrementalTest, LaterCheckpointsUploadOnlyNewSstFiles) {
+  auto backend = make_backend();
+  write_keys(*backend, 0, 1000, 1);
+  IncrementalKeyedSnapshot first = take(*backend, 1);
+  EXPECT_EQ(first.backend, "rocksdb");
+  EXPECT_EQ(first.key_groups, (KeyGroupRange{0, 127}));
+  ASSERT_EQ(first.states.size(), 2u);
+  EXPECT_EQ(first.states[0].name, "value");
+  EXPECT_FALSE(first.shared_files.empty());
+  EXPECT_EQ(uploader_.uploaded, static_cast<int>(first.shared_files.size()));
+  std::set<std::string> private_names;
+  for (const auto& [name, bytes] : first.private_files) private_names.insert(name);
+  EXPECT_TRUE(private_names.count("CURRENT"));
+  for (const SharedFileHandle& file : first.shared_files) {
+    EXPECT_TRUE(file.local_name.ends_with(".sst")) << file.local_name;
+    EXPECT_GT(file.size, 0u);
+  }
+  backend->notify_checkpoint_complete(1);
+
+  write_keys(*backend, 1000, 1100, 1);
+  uploader_.uploaded = 0;
+  IncrementalKeyedSnapshot second = take(*backend, 2);
+  // Every file of the first is still live (nothing compacted yet) and reused; only the
+  // new writes are uploaded.
+  EXPECT_EQ(uploader_.reused, static_cast<int>(first.shared_files.size()));
+  EXPECT_EQ(uploader_.uploaded, static_cast<int>(second.shared_files.size() - first.shared_files.size()));
+  EXPECT_GT(uploader_.uploaded, 0);
+  for (const std::string& name : shared_names(first)) EXPECT_TRUE(shared_names(second).count(name)) << name;
+  backend->notify_checkpoint_complete(2);
+
+  // Nothing written: nothing to upload.
+  uploader_.uploaded = 0;
+  IncrementalKeyedSnapshot third = take(*backend, 3);
+  EXPECT_EQ(uploader_.uploaded, 0);
+  EXPECT_EQ(shared_names(third), shared_names(second));
+}
+
+TEST_F(RocksDbIncrementalTest, OnlyFilesOfCompletedCheckpointsAreReused) {
+  auto backend = make_backend();
+  write_keys(*backend, 0, 100, 1);
+  IncrementalKeyedSnapshot first = take(*backend, 1);
+  backend->notify_checkpoint_aborted(1);
+  IncrementalKeyedSnapshot second = take(*backend, 2);  // 1 never completed: upload again
+  EXPECT_EQ(uploader_.reused, 0);
+  for (const std::string& name : shared_names(first)) EXPECT_FALSE(shared_names(second).count(name));
+  backend->notify_checkpoint_complete(2);
+  // A reuse the storage refuses (the file is gone) is an upload.
+  uploader_.forget(second.shared_files.front());
+  IncrementalKeyedSnapshot third = take(*backend, 3);
+  EXPECT_EQ(uploader_.reused, static_cast<int>(second.shared_files.size()) - 1);
+  EXPECT_FALSE(shared_names(third).count(second.shared_files.front().shared_name));
+  EXPECT_EQ(third.shared_files.size(), second.shared_files.size());
+}
+
+TEST_F(RocksDbIncrementalTest, TheSnapshotIsTheStateOfTheSynchronousPart) {
+  auto backend = make_backend();
+  write_keys(*backend, 0, 500, 1);
+  std::unique_ptr<IncrementalSnapshotTask> task = backend->snapshot_incremental(1);
+  write_keys(*backend, 0, 500, 7);  // after the barrier
+  backend->compact();
+  IncrementalKeyedSnapshot snapshot = task->run(uploader_);
+  auto restored = make_backend();
+  ASSERT_TRUE(restored->can_restore_incremental(snapshot));
+  restored->restore_incremental(snapshot, uploader_.fetcher());
+  expect_keys(*restored, 0, 500, 1);
+}
+
+TEST_F(RocksDbIncrementalTest, RestoresTheFilesAsTheyAreAndReusesThem) {
+  auto backend = make_backend();
+  write_keys(*backend, 0, 2000, 3);
+  auto& map = backend->get_map_state(MapStateDescriptor<std::string, int64_t>("map"));
+  const std::string key = "k";
+  set_key(*backend, key);
+  map.put("a", 1);
+  IncrementalKeyedSnapshot snapshot = take(*backend, 5);
+  backend.reset();
+
+  auto restored = make_backend();
+  restored->restore_incremental(snapshot, uploader_.fetcher());
+  expect_keys(*restored, 0, 2000, 3);
+  set_key(*restored, key);
+  EXPECT_EQ(restored->get_map_state(MapStateDescriptor<std::string, int64_t>("map")).get("a"), 1);
+  // The restored database goes on, and its next checkpoint reuses the restored files.
+  write_keys(*restored, 2000, 2100, 3);
+  uploader_.uploaded = 0;
+  IncrementalKeyedSnapshot next = take(*restored, 6);
+  EXPECT_EQ(uploader_.reused, static_cast<int>(snapshot.shared_files.size()));
+  EXPECT_GT(uploader_.uploaded, 0);
+  auto again = make_backend();
+  again->restore_incremental(next, uploader_.fetcher());
+  expect_keys(*again, 0, 2100, 3);
+}
+
+TEST_F(RocksDbIncrementalTest, ReadsIntoTheCanonicalFormForOtherKeyGroupsAndTheHeapBackend) {
+  auto backend = make_backend({0, 63});
+  write_keys(*backend, 0, 3000, 2);
+  backend->compact();
+  write_keys(*backend, 3000, 3100, 2);  // one more file, in level 0
+  KeyedStateSnapshot full = backend->snapshot()->run();
+  IncrementalKeyedSnapshot snapshot = take(*backend, 1);
+
+  StateBackendOptions options;
+  options.rocksdb_dir = dir_.file("db");
+  KeyedStateSnapshot canonical = read_incremental_snapshot(snapshot, options, uploader_.fetcher());
+  EXPECT_EQ(canonical.key_groups, full.key_groups);
+  EXPECT_EQ(canonical.states, full.states);
+  EXPECT_EQ(canonical.entries, full.entries);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_.file("db")), fs::directory_iterator()), 1)
+      << "the temporary folder is removed";
+
+  // A backend with part of the key groups takes its part; the heap backend takes all.
+  EXPECT_FALSE(make_backend({32, 63})->can_restore_incremental(snapshot));
+  auto part = make_backend({32, 63});
+  part->restore({&canonical});
+  expect_keys(*part, 0, 3100, 2);
+  state::HeapKeyedStateBackend heap({0, 63}, kMaxParallelism, clock_);
+  EXPECT_FALSE(heap.can_restore_incremental(snapshot));
+  EXPECT_THROW(heap.restore_incremental(snapshot, uploader_.fetcher()), Error);
+  heap.restore({&canonical});
+  expect_keys(heap, 0, 3100, 2);
+}
+
+TEST_F(RocksDbIncrementalTest, ABackendWithoutStatesWritesNoFiles) {
+  auto backend = make_backend();
+  IncrementalKeyedSnapshot snapshot = take(*backend, 1);
+  EXPECT_TRUE(snapshot.states.empty());
+  EXPECT_TRUE(snapshot.shared_files.empty());
+  EXPECT_TRUE(snapshot.private_files.empty());
+  auto restored = make_backend();
+  restored->restore_incremental(snapshot, uploader_.fetcher());
+  StateBackendOptions options;
+  EXPECT_TRUE(read_incremental_snapshot(snapshot, options, uploader_.fetcher()).states.empty());
+}
+
+TEST_F(RocksDbIncrementalTest, TheTaskRemovesItsCheckpointFolderAndMayOutliveTheBackend) {
+  auto backend = make_backend();
+  write_keys(*backend, 0, 100, 1);
+  fs::path folder = backend->data_dir();
+  folder += "-chk-1";
+  std::unique_ptr<IncrementalSnapshotTask> unused = backend->snapshot_incremental(1);
+  EXPECT_TRUE(fs::is_directory(folder));
+  unused.reset();
+  EXPECT_FALSE(fs::exists(folder));
+
+  std::unique_ptr<IncrementalSnapshotTask> task = backend->snapshot_incremental(2);
+  backend.reset();
+  IncrementalKeyedSnapshot snapshot = task->run(uploader_);
+  EXPECT_FALSE(snapshot.shared_files.empty());
+  EXPECT_THROW(task->run(uploader_), Error);
+  auto restored = make_backend();
+  restored->restore_incremental(snapshot, uploader_.fetcher());
+  expect_keys(*restored, 0, 100, 1);
+}
+
+TEST_F(RocksDbIncrementalTest, RestoreRefusesOtherKeyGroupsAndExistingStates) {
+  auto backend = make_backend({0, 63});
+  write_keys(*backend, 0, 10, 1);
+  IncrementalKeyedSnapshot snapshot = take(*backend, 1);
+  EXPECT_THROW(make_backend({0, 127})->restore_incremental(snapshot, uploader_.fetcher()), Error);
+  auto used = make_backend({0, 63});
+  used->get_state(ValueStateDescriptor<int64_t>("other"));
+  EXPECT_THROW(used->restore_incremental(snapshot, uploader_.fetcher()), Error);
+  // A fetch that fails leaves a working, empty backend.
+  auto failing = make_backend({0, 63});
+  EXPECT_THROW(failing->restore_incremental(
+                   snapshot, [](const SharedFileHandle& file, const std::string&) {
+                     throw Error("corrupt checkpoint file '" + file.shared_name + "'");
+                   }),
+               Error);
+  write_keys(*failing, 0, 10, 5);
+  expect_keys(*failing, 0, 10, 5);
+}
+
+TEST_F(RocksDbIncrementalTest, TurnedOffItTakesNoIncrementalSnapshots) {
+  StateBackendOptions options;
+  options.kind = "rocksdb";
+  options.rocksdb_dir = dir_.file("db");
+  options.incremental_checkpoints = false;
+  RocksDbKeyedStateBackend backend(options, {0, 127}, kMaxParallelism, clock_, "op", 0);
+  EXPECT_EQ(backend.snapshot_incremental(1), nullptr);
+  state::HeapKeyedStateBackend heap({0, 127}, kMaxParallelism, clock_);
+  EXPECT_EQ(heap.snapshot_incremental(1), nullptr);
 }
 
 }  // namespace

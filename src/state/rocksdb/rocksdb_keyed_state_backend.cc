@@ -2,10 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <fstream>
+#include <iterator>
 #include <mutex>
+#include <set>
 #include <system_error>
 #include <utility>
 
@@ -220,20 +224,41 @@ struct RocksDbKeyedStateBackend::Database {
   std::shared_ptr<SharedMemory> memory;
   std::shared_ptr<rocksdb::MergeOperator> merge_operator = std::make_shared<ConcatMergeOperator>();
   std::unique_ptr<rocksdb::DB> db;
+  // Set when the database was opened with its column families named (after a restore).
+  rocksdb::ColumnFamilyHandle* default_handle = nullptr;
   std::vector<std::unique_ptr<Column>> columns;  // by column id
   rocksdb::ReadOptions read_options;
   rocksdb::WriteOptions write_options;
 
   ~Database() {
-    if (db != nullptr) {
-      for (const auto& column : columns) {
-        if (column->handle != nullptr) db->DestroyColumnFamilyHandle(column->handle);
-      }
-      db->Close();  // nothing to lose: the directory goes next
-      db.reset();
-    }
+    close();
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);  // best effort: a destructor cannot report it
+  }
+
+  void close() {
+    if (db == nullptr) return;
+    for (const auto& column : columns) {
+      if (column->handle != nullptr) db->DestroyColumnFamilyHandle(column->handle);
+      column->handle = nullptr;
+    }
+    if (default_handle != nullptr) db->DestroyColumnFamilyHandle(default_handle);
+    default_handle = nullptr;
+    db->Close();  // nothing to lose: the directory goes next
+    db.reset();
+  }
+
+  rocksdb::Options db_options() const {
+    rocksdb::Options options(rocksdb::DBOptions(), column_options(nullptr));
+    options.create_if_missing = true;
+    options.write_buffer_manager = memory->write_buffers;
+    options.avoid_flush_during_shutdown = true;
+    options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+    options.keep_log_file_num = 2;
+    options.stats_dump_period_sec = 0;
+    // Incremental checkpoints carry the MANIFEST along: a new one is started past this.
+    options.max_manifest_file_size = 4 << 20;
+    return options;
   }
 
   rocksdb::ColumnFamilyOptions column_options(
@@ -253,6 +278,88 @@ struct RocksDbKeyedStateBackend::Database {
     options.compaction_filter_factory = std::move(filter);
     return options;
   }
+};
+
+// What incremental checkpoints uploaded, by local file name. An SST file never changes and
+// its number is never reused within one database, so a local name stands for its content.
+struct RocksDbKeyedStateBackend::Uploads {
+  std::mutex mutex;
+  // The files of the latest completed checkpoint: the next ones reuse them.
+  std::map<std::string, SharedFileHandle> confirmed;
+  // The files of checkpoints whose asynchronous part finished, until they complete.
+  std::map<int64_t, std::map<std::string, SharedFileHandle>> pending;
+};
+
+// The asynchronous part of an incremental checkpoint: uploads what the RocksDB checkpoint
+// in `dir_` holds, then removes the folder.
+class RocksDbKeyedStateBackend::IncrementalTask final : public IncrementalSnapshotTask {
+ public:
+  IncrementalTask(std::shared_ptr<Uploads> uploads, std::filesystem::path dir,
+                  int64_t checkpoint_id, IncrementalKeyedSnapshot snapshot, std::string context)
+      : uploads_(std::move(uploads)),
+        dir_(std::move(dir)),
+        checkpoint_id_(checkpoint_id),
+        snapshot_(std::move(snapshot)),
+        context_(std::move(context)) {}
+  ~IncrementalTask() override { remove_dir(); }
+
+  IncrementalKeyedSnapshot run(SharedFileUploader& uploader) override {
+    if (done_) throw Error(context_ + ": a snapshot task can run only once");
+    done_ = true;
+    IncrementalKeyedSnapshot out = std::move(snapshot_);
+    if (dir_.empty()) return out;  // no state: nothing was written
+    std::map<std::string, SharedFileHandle> previous;
+    {
+      std::lock_guard lock(uploads_->mutex);
+      previous = uploads_->confirmed;
+    }
+    std::vector<std::filesystem::path> files;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir_, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec)) {
+      files.push_back(it->path());
+    }
+    if (ec) throw Error(context_ + ": cannot list its checkpoint folder '" + dir_.string() + "': " + ec.message());
+    std::sort(files.begin(), files.end());
+    std::map<std::string, SharedFileHandle> used;
+    for (const std::filesystem::path& path : files) {
+      std::string name = path.filename().string();
+      if (path.extension() == ".sst") {
+        auto it = previous.find(name);
+        SharedFileHandle handle = it != previous.end() && uploader.reuse(it->second)
+                                      ? it->second
+                                      : uploader.upload(path.string(), name);
+        used.emplace(name, handle);
+        out.shared_files.push_back(std::move(handle));
+      } else {
+        std::ifstream in(path, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (in.bad()) throw Error(context_ + ": cannot read '" + path.string() + "'");
+        out.private_files.emplace_back(std::move(name), std::move(bytes));
+      }
+    }
+    {
+      std::lock_guard lock(uploads_->mutex);
+      uploads_->pending[checkpoint_id_] = std::move(used);
+    }
+    remove_dir();
+    return out;
+  }
+
+ private:
+  void remove_dir() noexcept {
+    if (dir_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    dir_.clear();
+  }
+
+  std::shared_ptr<Uploads> uploads_;
+  std::filesystem::path dir_;  // empty once removed
+  int64_t checkpoint_id_;
+  IncrementalKeyedSnapshot snapshot_;  // the synchronous part's: states, key groups
+  std::string context_;
+  bool done_ = false;
 };
 
 namespace {
@@ -331,24 +438,59 @@ RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(const StateBackendOptions& op
     : KeyedStateBackend(key_groups, max_parallelism, clock),
       operator_name_(operator_name),
       subtask_index_(subtask_index),
-      db_(std::make_shared<Database>()) {
+      db_(std::make_shared<Database>()),
+      incremental_(options.incremental_checkpoints),
+      uploads_(std::make_shared<Uploads>()) {
   db_->dir = create_data_dir(options.rocksdb_dir, operator_name, subtask_index);
   db_->memory =
       shared_memory(options.rocksdb_block_cache_bytes, options.rocksdb_write_buffer_bytes);
   db_->write_options.disableWAL = true;  // checkpoints make state durable, not the WAL
+  open_database({});
+}
 
-  rocksdb::Options db_options(rocksdb::DBOptions(), db_->column_options(nullptr));
-  db_options.create_if_missing = true;
-  db_options.write_buffer_manager = db_->memory->write_buffers;
-  db_options.avoid_flush_during_shutdown = true;
-  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_options.keep_log_file_num = 2;
-  db_options.stats_dump_period_sec = 0;
+void RocksDbKeyedStateBackend::open_database(const std::vector<StateMetaInfo>& states) {
+  rocksdb::Options options = db_->db_options();
+  const std::string dir = db_->dir.string();
   rocksdb::DB* db = nullptr;
-  rocksdb::Status status = rocksdb::DB::Open(db_options, db_->dir.string(), &db);
-  if (!status.ok())
-    fail("cannot open a database in '" + db_->dir.string() + "'", status.ToString());
+  if (states.empty()) {
+    rocksdb::Status status = rocksdb::DB::Open(options, dir, &db);
+    if (!status.ok()) fail("cannot open a database in '" + dir + "'", status.ToString());
+    db_->db.reset(db);
+    return;
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors{
+      {rocksdb::kDefaultColumnFamilyName, db_->column_options(nullptr)}};
+  std::vector<std::unique_ptr<Column>> columns;
+  std::set<std::string> expected{rocksdb::kDefaultColumnFamilyName};
+  for (const StateMetaInfo& meta : states) {
+    auto column = std::make_unique<Column>();
+    column->meta = meta;
+    column->ttl_filter = std::make_shared<TtlCompactionFilterFactory>(this);
+    descriptors.emplace_back(column_family_name(meta.name), db_->column_options(column->ttl_filter));
+    if (!expected.insert(column_family_name(meta.name)).second) {
+      fail("cannot open the database in '" + dir + "'", "state '" + meta.name + "' is listed twice");
+    }
+    columns.push_back(std::move(column));
+  }
+  std::vector<std::string> existing;
+  rocksdb::Status status = rocksdb::DB::ListColumnFamilies(options, dir, &existing);
+  if (!status.ok()) fail("cannot open the database in '" + dir + "'", status.ToString());
+  if (std::set<std::string>(existing.begin(), existing.end()) != expected) {
+    fail("cannot open the database in '" + dir + "'",
+         "its column families do not match the " + std::to_string(states.size()) +
+             " states the snapshot lists");
+  }
+  options.create_if_missing = false;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  status = rocksdb::DB::Open(options, dir, descriptors, &handles, &db);
+  if (!status.ok()) fail("cannot open the database in '" + dir + "'", status.ToString());
   db_->db.reset(db);
+  db_->default_handle = handles[0];
+  for (size_t i = 0; i < columns.size(); ++i) {
+    columns[i]->handle = handles[i + 1];
+    columns_by_name_.emplace(columns[i]->meta.name, static_cast<int>(db_->columns.size()));
+    db_->columns.push_back(std::move(columns[i]));
+  }
 }
 
 RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() {
@@ -525,6 +667,159 @@ void RocksDbKeyedStateBackend::create_native_checkpoint(const std::string& dir) 
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
   if (status.ok()) status = checkpoint->CreateCheckpoint(dir);
   if (!status.ok()) fail("cannot write a checkpoint to '" + dir + "'", status.ToString());
+}
+
+std::unique_ptr<IncrementalSnapshotTask> RocksDbKeyedStateBackend::snapshot_incremental(
+    int64_t checkpoint_id) {
+  if (!incremental_) return nullptr;
+  IncrementalKeyedSnapshot snapshot;
+  snapshot.backend = name();
+  snapshot.key_groups = key_groups();
+  for (const auto& column : db_->columns) snapshot.states.push_back(column->meta);
+  std::filesystem::path dir;
+  if (!snapshot.states.empty()) {
+    // Beside the database: the same file system, so the checkpoint is hard links.
+    dir = db_->dir;
+    dir += "-chk-" + std::to_string(checkpoint_id);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    create_native_checkpoint(dir.string());
+  }
+  return std::make_unique<IncrementalTask>(
+      uploads_, std::move(dir), checkpoint_id, std::move(snapshot),
+      "RocksDB state backend of operator '" + operator_name_ + "' (subtask " +
+          std::to_string(subtask_index_ + 1) + ")");
+}
+
+void RocksDbKeyedStateBackend::notify_checkpoint_complete(int64_t checkpoint_id) {
+  std::lock_guard lock(uploads_->mutex);
+  auto it = uploads_->pending.find(checkpoint_id);
+  if (it != uploads_->pending.end()) uploads_->confirmed = std::move(it->second);
+  // Older ones are subsumed; this one is confirmed.
+  uploads_->pending.erase(uploads_->pending.begin(), uploads_->pending.upper_bound(checkpoint_id));
+}
+
+void RocksDbKeyedStateBackend::notify_checkpoint_aborted(int64_t checkpoint_id) {
+  std::lock_guard lock(uploads_->mutex);
+  uploads_->pending.erase(checkpoint_id);
+}
+
+bool RocksDbKeyedStateBackend::can_restore_incremental(const IncrementalKeyedSnapshot& snapshot) const {
+  return snapshot.backend == name() && snapshot.key_groups == key_groups();
+}
+
+namespace {
+
+void write_private_file(const std::filesystem::path& path, const std::string& bytes,
+                        const std::string& context) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) throw Error(context + ": cannot write '" + path.string() + "'");
+}
+
+// Puts the files of `snapshot` into the empty folder `dir`.
+void materialize(const IncrementalKeyedSnapshot& snapshot, const std::filesystem::path& dir,
+                 const SharedFileFetcher& fetch, const std::string& context) {
+  for (const SharedFileHandle& file : snapshot.shared_files) fetch(file, (dir / file.local_name).string());
+  for (const auto& [name, bytes] : snapshot.private_files) write_private_file(dir / name, bytes, context);
+}
+
+}  // namespace
+
+void RocksDbKeyedStateBackend::restore_incremental(const IncrementalKeyedSnapshot& snapshot,
+                                                   const SharedFileFetcher& fetch) {
+  if (!can_restore_incremental(snapshot)) {
+    fail("cannot load an incremental snapshot as it is",
+         "it was written by the " + snapshot.backend + " backend for key groups " +
+             std::to_string(snapshot.key_groups.first) + ".." + std::to_string(snapshot.key_groups.last) +
+             ", this backend owns " + std::to_string(key_groups().first) + ".." +
+             std::to_string(key_groups().last));
+  }
+  if (!db_->columns.empty()) fail("cannot load an incremental snapshot", "states exist already");
+  if (snapshot.states.empty()) return;
+  // The empty database gives way to the snapshot's.
+  db_->close();
+  std::error_code ec;
+  std::filesystem::remove_all(db_->dir, ec);
+  std::filesystem::create_directory(db_->dir, ec);
+  if (ec) fail("cannot recreate '" + db_->dir.string() + "'", ec.message());
+  try {
+    materialize(snapshot, db_->dir,
+                fetch, "RocksDB state backend of operator '" + operator_name_ + "'");
+    open_database(snapshot.states);
+  } catch (...) {
+    // Leave an empty, working database behind.
+    db_->close();
+    std::filesystem::remove_all(db_->dir, ec);
+    std::filesystem::create_directory(db_->dir, ec);
+    db_->columns.clear();
+    columns_by_name_.clear();
+    open_database({});
+    throw;
+  }
+  std::lock_guard lock(uploads_->mutex);
+  for (const SharedFileHandle& file : snapshot.shared_files) uploads_->confirmed[file.local_name] = file;
+}
+
+KeyedStateSnapshot RocksDbKeyedStateBackend::read_incremental(const IncrementalKeyedSnapshot& snapshot,
+                                                              const StateBackendOptions& options,
+                                                              const SharedFileFetcher& fetch) {
+  const std::string context = "RocksDB state backend: reading an incremental snapshot of key groups " +
+                              std::to_string(snapshot.key_groups.first) + ".." +
+                              std::to_string(snapshot.key_groups.last);
+  KeyedStateSnapshot out;
+  out.key_groups = snapshot.key_groups;
+  out.states = snapshot.states;
+  out.entries.resize(snapshot.states.size());
+  if (snapshot.states.empty()) return out;
+  std::filesystem::path dir = create_data_dir(options.rocksdb_dir, "restore", 0);
+  struct RemoveDir {
+    std::filesystem::path dir;
+    ~RemoveDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } remove_dir{dir};
+  materialize(snapshot, dir, fetch, context);
+
+  auto merge_operator = std::make_shared<ConcatMergeOperator>();
+  rocksdb::Options db_options;
+  db_options.merge_operator = merge_operator;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors{
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(db_options)}};
+  for (const StateMetaInfo& meta : snapshot.states) {
+    descriptors.emplace_back(column_family_name(meta.name), rocksdb::ColumnFamilyOptions(db_options));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status status =
+      rocksdb::DB::OpenForReadOnly(db_options, dir.string(), descriptors, &handles, &raw);
+  if (!status.ok()) throw Error(context + ": cannot open it: " + status.ToString());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  auto close = [&] {
+    for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle);
+    handles.clear();
+    db->Close();
+  };
+  rocksdb::ReadOptions read;
+  read.fill_cache = false;
+  for (size_t i = 0; i < snapshot.states.size(); ++i) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read, handles[i + 1]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      out.entries[i].emplace_back(std::string(to_view(it->key())), std::string(to_view(it->value())));
+    }
+    if (!it->status().ok()) {
+      std::string message = context + ": cannot read state '" + snapshot.states[i].name +
+                            "': " + it->status().ToString();
+      it.reset();
+      close();
+      throw Error(message);
+    }
+  }
+  close();
+  return out;
 }
 
 void RocksDbKeyedStateBackend::compact() {

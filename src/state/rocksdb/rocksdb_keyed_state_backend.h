@@ -15,8 +15,16 @@
 //   timestamp expired (by this backend's clock); cleanup_in_full_snapshot keeps them out
 //   of snapshots.
 //
+// - Incremental checkpoints (StateBackendOptions::incremental_checkpoints): the synchronous
+//   part flushes the memtables and takes a RocksDB checkpoint (hard links of the SST
+//   files) into a folder beside the database; the asynchronous part uploads the SST files
+//   that the latest completed checkpoint did not already have, and takes MANIFEST, CURRENT
+//   and OPTIONS along as private files. A restore with the same key groups puts the files
+//   in place and opens them; any other restore reads them into the canonical form.
+//
 // Threading: like every KeyedStateBackend, used from its subtask's thread; a SnapshotTask
-// may run on another thread, and may even outlive the backend (it keeps the database open).
+// or IncrementalSnapshotTask may run on another thread, and may even outlive the backend
+// (the first keeps the database open, the second its own checkpoint folder).
 #pragma once
 
 #include <filesystem>
@@ -49,6 +57,15 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   std::string name() const override { return "rocksdb"; }
   std::unique_ptr<SnapshotTask> snapshot() override;
   void restore(const std::vector<const KeyedStateSnapshot*>& snapshots) override;
+  std::unique_ptr<IncrementalSnapshotTask> snapshot_incremental(int64_t checkpoint_id) override;
+  bool can_restore_incremental(const IncrementalKeyedSnapshot& snapshot) const override;
+  void restore_incremental(const IncrementalKeyedSnapshot& snapshot, const SharedFileFetcher& fetch) override;
+  void notify_checkpoint_complete(int64_t checkpoint_id) override;
+  void notify_checkpoint_aborted(int64_t checkpoint_id) override;
+  // read_incremental_snapshot() for snapshots of this backend.
+  static KeyedStateSnapshot read_incremental(const IncrementalKeyedSnapshot& snapshot,
+                                             const StateBackendOptions& options,
+                                             const SharedFileFetcher& fetch);
   // Memtables + table readers of this database + usage of the (shared) block cache.
   size_t memory_bytes() const override;
   internal::ByteStateStore* byte_store() override { return this; }
@@ -78,7 +95,12 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
  private:
   struct Database;
   struct Column;
+  struct Uploads;
+  class IncrementalTask;
 
+  // Opens the database in db_->dir with a column per state of `states` (what it holds:
+  // RocksDB refuses to open a database whose column families are not all named).
+  void open_database(const std::vector<StateMetaInfo>& states);
   Column& column_at(int column) const;
   int find_or_create_column(const StateMetaInfo& meta);
   [[noreturn]] void fail(const std::string& what, const std::string& status) const;
@@ -89,6 +111,9 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   // RocksDB snapshot on another thread, possibly after this backend is destroyed.
   std::shared_ptr<Database> db_;
   std::map<std::string, int> columns_by_name_;
+  bool incremental_;
+  // Shared with incremental snapshot tasks, which record what they uploaded.
+  std::shared_ptr<Uploads> uploads_;
 };
 
 }  // namespace eddy::state
