@@ -328,6 +328,7 @@ class DataStream : public internal::OperatorSettings<DataStream<T>> {
     internal::Transformation& t = pipeline_->add(internal::Transformation::Kind::kSink, std::move(name));
     t.inputs = {id_};
     t.create_operator = [sink] { return std::make_unique<internal::SinkOperator<T>>(sink); };
+    t.prepare_run = [sink](const std::vector<OperatorStateSnapshot>& restored) { sink->prepare_run(restored); };
     return DataStreamSink<T>(pipeline_, t.id);
   }
 

@@ -158,6 +158,10 @@ struct FileTransaction {
   EDDY_SERIALIZE(token, subtask, first_sequence, suffix, parts)
 };
 
+// Deletes every hidden part file (in progress or pending) under `base_path` except the
+// pending files of `keep`. Throws Error naming what it cannot list or delete.
+void delete_unreferenced_parts(const std::string& base_path, const std::vector<FileTransaction>& keep);
+
 // Checks what FileSink needs of its options; throws InvalidJobError.
 void validate_file_sink_options(const std::string& base_path, const std::string& part_suffix,
                                 const RollingPolicy& rolling);
@@ -243,6 +247,18 @@ class FileSink final : public TwoPhaseCommitSink<T, internal::FileTransaction> {
   const FileSinkOptions<T>& options() const { return options_; }
 
  protected:
+  // Deletes every hidden part file under the base path except the pending files of the
+  // restored checkpoint's pending transactions (a run that died before its next
+  // checkpoint leaves files no checkpoint knows).
+  void clean_up_before_run(
+      const std::vector<StoredTransaction<internal::FileTransaction>>& restored) const override {
+    std::vector<internal::FileTransaction> pending;
+    for (const auto& stored : restored) {
+      if (stored.pending) pending.push_back(stored.transaction);
+    }
+    internal::delete_unreferenced_parts(options_.base_path, pending);
+  }
+
   std::unique_ptr<typename Base::Transactions> create_transactions(
       const RuntimeContext& context) const override {
     return std::make_unique<FileTransactions>(options_, context);

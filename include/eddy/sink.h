@@ -5,11 +5,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "eddy/operator.h"
 #include "eddy/time.h"
 
 namespace eddy {
+
+struct OperatorStateSnapshot;
 
 // Used only from its subtask's thread.
 template <class T>
@@ -37,6 +40,11 @@ class Sink {
   using value_type = T;
   virtual ~Sink() = default;
   virtual std::unique_ptr<SinkWriter<T>> create_writer(const RuntimeContext& context) const = 0;
+  // Called once per run of the job, before any writer of the sink is created, with the
+  // operator state the sink's subtasks had in the checkpoint the run restores (empty for
+  // a fresh start). Transactional sinks remove here what a failed run left behind and no
+  // transaction of that checkpoint refers to. Runs on the thread that starts the job.
+  virtual void prepare_run(const std::vector<OperatorStateSnapshot>& restored) const {}
 };
 
 }  // namespace eddy

@@ -93,7 +93,26 @@ class TwoPhaseCommitSink : public Sink<T> {
     return std::make_unique<Writer>(context, create_transactions(context), state_name_);
   }
 
+  // Gathers the transactions of every old subtask from the restored operator state and
+  // hands them to clean_up_before_run().
+  void prepare_run(const std::vector<OperatorStateSnapshot>& restored) const final {
+    std::vector<StoredTransaction<Txn>> stored;
+    for (const OperatorStateSnapshot& subtask : restored) {
+      for (const auto& state : subtask.states) {
+        if (state.name != state_name_) continue;
+        for (const std::string& bytes : state.elements) stored.push_back(deserialize<StoredTransaction<Txn>>(bytes));
+      }
+    }
+    clean_up_before_run(stored);
+  }
+
  protected:
+  // Before a run (restored from a checkpoint holding `restored`, or fresh with none), no
+  // writer exists yet: remove what failed runs left that none of `restored` refers to,
+  // e.g. transactions begun after the checkpoint by a run that then died. The pending
+  // transactions in `restored` are committed by the writers afterwards. Default: nothing.
+  virtual void clean_up_before_run(const std::vector<StoredTransaction<Txn>>& restored) const {}
+
   // Called once per subtask, from create_writer(), before any transaction begins.
   virtual std::unique_ptr<Transactions> create_transactions(
       const RuntimeContext& context) const = 0;

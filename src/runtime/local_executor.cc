@@ -95,6 +95,8 @@ struct RestoredNode {
   std::shared_ptr<const std::vector<KeyedStateSnapshot>> keyed;
   std::vector<OperatorStateSnapshot> operator_state;  // per new subtask
   std::optional<std::vector<std::string>> enumerator_splits;
+  // The operator state of the old subtasks as it was (sinks clean up by it before a run).
+  std::vector<OperatorStateSnapshot> old_operator_state;
   // Unaligned checkpoints: records in flight into each subtask, per input channel (the
   // parallelism is unchanged then).
   std::vector<std::vector<std::string>> in_flight;
@@ -154,6 +156,7 @@ RestoreData load_restore_data(const graph::JobGraph& job, const std::string& fol
                   "' has keyed state but is not on a keyed stream in this job");
     }
     restored.operator_state = redistribute_operator_state(old_operator_state, node.parallelism);
+    restored.old_operator_state = std::move(old_operator_state);
     if (!keyed->empty()) restored.keyed = std::move(keyed);
     data.nodes[node.id] = std::move(restored);
   }
@@ -498,6 +501,17 @@ LocalExecutor::Attempt LocalExecutor::run_attempt(JobControl& control, SignalWat
     if (!restore_folder.empty()) {
       restore = load_restore_data(job_, restore_folder, config_.restore.allow_non_restored_state);
       result.restored_from = restore->folder;
+    }
+    // Sinks clean up what failed runs left, before any of their subtasks starts.
+    static const std::vector<OperatorStateSnapshot> kFreshStart;
+    for (const graph::StreamNode& node : job_.stream.nodes) {
+      if (!node.transformation->prepare_run) continue;
+      const std::vector<OperatorStateSnapshot>* old = &kFreshStart;
+      if (restore) {
+        auto it = restore->nodes.find(node.id);
+        if (it != restore->nodes.end()) old = &it->second.old_operator_state;
+      }
+      node.transformation->prepare_run(*old);
     }
     build(job_, config_, clock_, restore ? &*restore : nullptr, rt);
     if (storage != nullptr) {

@@ -426,6 +426,52 @@ TEST_F(FileSinkTest, CrashThenRestoreFromFirstCheckpointCommitsItOnceAndDeletesT
   EXPECT_EQ(hidden_files(base()), std::vector<std::string>{});
 }
 
+// A run that dies before its first checkpoint leaves files under a token no checkpoint
+// knows; the next run's prepare_run (before any writer exists) removes them, and keeps
+// the pending files of the checkpoint it restores.
+TEST_F(FileSinkTest, PrepareRunRemovesWhatNoRestoredTransactionRefersTo) {
+  auto sink = make_sink(roll_at_bytes(4));
+  OperatorStateSnapshot checkpoint1;
+  {
+    SinkSubtask subtask(*sink, clock_);
+    subtask.write_all({"a", "b"});
+    checkpoint1 = subtask.checkpoint(1);  // "a b" pending, referenced by checkpoint 1
+    subtask.crash();
+  }
+  {
+    // A run restored from checkpoint 1 that dies before its next checkpoint: its writer
+    // has a new token, which checkpoint 1 does not know.
+    SinkSubtask orphan(*sink, clock_, {}, &checkpoint1, 1);
+    orphan.write_all({"c", "d", "e"});  // one part rolled (pending), one in progress
+    orphan.crash();
+  }
+  // The restore committed checkpoint 1's file; the orphan run's two parts are left.
+  EXPECT_EQ(committed_lines(base()), (std::vector<std::string>{"a", "b"}));
+  ASSERT_EQ(hidden_files(base()).size(), 2u);
+  sink->prepare_run({checkpoint1});
+  EXPECT_EQ(hidden_files(base()), std::vector<std::string>{});
+  EXPECT_EQ(committed_lines(base()), (std::vector<std::string>{"a", "b"}));
+
+  // A pending file that the restored checkpoint still refers to stays for its writer.
+  OperatorStateSnapshot checkpoint2;
+  {
+    SinkSubtask subtask(*sink, clock_, {}, &checkpoint1, 1);
+    subtask.write("f");
+    checkpoint2 = subtask.checkpoint(2);
+    subtask.crash();
+  }
+  ASSERT_EQ(hidden_files(base()).size(), 1u);
+  sink->prepare_run({checkpoint2});
+  EXPECT_EQ(hidden_files(base()).size(), 1u);
+  SinkSubtask restored(*sink, clock_, {}, &checkpoint2, 2);
+  EXPECT_EQ(committed_lines(base()), (std::vector<std::string>{"a", "b", "f"}));
+  // A fresh start removes every hidden part file.
+  restored.write("g");
+  restored.crash();
+  sink->prepare_run({});
+  EXPECT_EQ(hidden_files(base()), std::vector<std::string>{});
+}
+
 TEST_F(FileSinkTest, RestoreFromCompletedButUnnotifiedCheckpointCommitsItExactlyOnce) {
   auto sink = make_sink();
   OperatorStateSnapshot checkpoint2;

@@ -16,6 +16,10 @@
 #include "eddy/internal/partitioning.h"
 #include "eddy/internal/type_info.h"
 
+namespace eddy {
+struct OperatorStateSnapshot;
+}  // namespace eddy
+
 namespace eddy::internal {
 
 enum class ChainingStrategy {
@@ -44,6 +48,9 @@ struct Transformation {
   std::shared_ptr<const TypeInfo> output_type;  // null for sinks
   std::function<std::unique_ptr<OperatorBase>()> create_operator;  // one per subtask
   std::shared_ptr<const SourceBase> source;
+  // kSink: Sink::prepare_run, called once per run before the sink's subtasks start, with
+  // the operator state its subtasks had in the checkpoint restored (empty: a fresh start).
+  std::function<void(const std::vector<OperatorStateSnapshot>&)> prepare_run;
   PartitionSpec partition;  // kPartition only
   ChainingStrategy chaining = ChainingStrategy::kAlways;
   bool keyed = false;  // runs on a keyed stream: gets a keyed state backend per subtask

@@ -127,6 +127,35 @@ std::string format_utc_time(Timestamp time_ms, const std::string& format) {
   return std::string(buffer, n);
 }
 
+void delete_unreferenced_parts(const std::string& base_path, const std::vector<FileTransaction>& keep) {
+  std::error_code error;
+  if (!fs::exists(base_path, error)) return;
+  std::set<std::string> kept;
+  for (const FileTransaction& transaction : keep) {
+    for (const FilePart& part : transaction.parts) {
+      fs::path folder = part.bucket.empty() ? fs::path(base_path) : fs::path(base_path) / part.bucket;
+      kept.insert((folder / hidden_name(transaction.token, transaction.subtask, part.sequence, kPending))
+                      .lexically_normal()
+                      .string());
+    }
+  }
+  auto is_hidden_part = [](const std::string& name) {
+    auto ends_with = [&](std::string_view suffix) {
+      return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    return name.rfind(".part-", 0) == 0 && (ends_with(kInProgress) || ends_with(kPending));
+  };
+  std::vector<std::string> doomed;
+  fs::recursive_directory_iterator it(base_path, error);
+  for (; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    if (!is_hidden_part(it->path().filename().string()) || !it->is_regular_file(error)) continue;
+    std::string path = it->path().lexically_normal().string();
+    if (kept.count(path) == 0) doomed.push_back(std::move(path));
+  }
+  if (error) throw Error("file sink: cannot list '" + base_path + "': " + error.message());
+  for (const std::string& path : doomed) remove_if_exists(path);
+}
+
 void validate_file_sink_options(const std::string& base_path, const std::string& part_suffix,
                                 const RollingPolicy& rolling) {
   if (base_path.empty())
