@@ -963,10 +963,13 @@ SharedFileHandle CheckpointStorage::upload_shared_file(int64_t checkpoint_id,
   }
   FileDigest digest;
   try {
-    std::error_code ec;
-    fs::create_directories(folder, ec);
-    if (ec) throw Error("cannot create the shared folder '" + folder + "': " + ec.message());
     auto fail = [&](const std::string& step, int err) { throw_write_error(path, step, err); };
+    std::error_code ec;
+    if (fs::create_directory(folder, ec)) {
+      // Its entry must be as durable as the files in it.
+      if (int err = sync_folder(directory_); err != 0) fail("cannot fsync '" + directory_ + "'", err);
+    }
+    if (ec) throw Error("cannot create the shared folder '" + folder + "': " + ec.message());
     digest = copy_file(local_path, tmp, /*sync=*/true, fail);
     if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename '" + tmp + "' to it", errno);
     if (int err = sync_folder(folder); err != 0) fail("cannot fsync its folder", err);

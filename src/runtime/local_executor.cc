@@ -93,6 +93,12 @@ std::string uid_of(const graph::StreamNode& node) {
 struct RestoredNode {
   // Every old subtask's keyed state; each new subtask's backend keeps its key groups.
   std::shared_ptr<const std::vector<KeyedStateSnapshot>> keyed;
+  // Incremental checkpoints: the old subtasks' keyed state as backend files (their timers
+  // are in `keyed`), the shared folder those are in, and the canonical form of the ones
+  // read so far (by index), for new subtasks that cannot load them as they are.
+  std::vector<IncrementalKeyedSnapshot> incremental;
+  std::string shared_folder;
+  std::map<size_t, KeyedStateSnapshot> converted;
   std::vector<OperatorStateSnapshot> operator_state;  // per new subtask
   std::optional<std::vector<std::string>> enumerator_splits;
   // The operator state of the old subtasks as it was (sinks clean up by it before a run).
@@ -145,13 +151,16 @@ RestoreData load_restore_data(const graph::JobGraph& job, const std::string& fol
       old_operator_state.push_back(std::move(state.operator_state));
       restored.in_flight.push_back(std::move(state.channel_state));
       if (state.keyed) keyed->push_back(std::move(*state.keyed));
+      if (state.incremental) restored.incremental.push_back(std::move(*state.incremental));
     }
-    if (!keyed->empty() && meta.max_parallelism != node.max_parallelism) {
+    restored.shared_folder = loaded.shared_folder();
+    const bool has_keyed = !keyed->empty() || !restored.incremental.empty();
+    if (has_keyed && meta.max_parallelism != node.max_parallelism) {
       throw Error("cannot restore " + loaded.folder + ": operator '" + meta.name + "' was checkpointed with max "
                   "parallelism " + std::to_string(meta.max_parallelism) + " and now has " +
                   std::to_string(node.max_parallelism) + "; keyed state moves only between equal key-group counts");
     }
-    if (!keyed->empty() && !node.transformation->keyed) {
+    if (has_keyed && !node.transformation->keyed) {
       throw Error("cannot restore " + loaded.folder + ": operator '" + meta.name +
                   "' has keyed state but is not on a keyed stream in this job");
     }
@@ -161,6 +170,40 @@ RestoreData load_restore_data(const graph::JobGraph& job, const std::string& fol
     data.nodes[node.id] = std::move(restored);
   }
   return data;
+}
+
+// Restores a new subtask's backend from its node's snapshots: an incremental snapshot of
+// exactly its key groups is loaded as it is (RocksDB: its files are put in place); every
+// other incremental snapshot that overlaps its key groups is read into the canonical form
+// (once for all subtasks) and restored with the canonical snapshots.
+void restore_keyed_state(KeyedStateBackend& backend, RestoredNode& restored, const StateBackendOptions& options) {
+  SharedFileFetcher fetch = [folder = restored.shared_folder](const SharedFileHandle& file,
+                                                             const std::string& destination) {
+    checkpoint::fetch_shared_file(folder, file, destination);
+  };
+  std::optional<size_t> loaded;
+  for (size_t i = 0; i < restored.incremental.size() && !loaded; ++i) {
+    if (backend.can_restore_incremental(restored.incremental[i])) {
+      backend.restore_incremental(restored.incremental[i], fetch);  // before any state exists
+      loaded = i;
+    }
+  }
+  std::vector<const KeyedStateSnapshot*> snapshots;
+  if (restored.keyed != nullptr) {
+    for (const KeyedStateSnapshot& snapshot : *restored.keyed) snapshots.push_back(&snapshot);
+  }
+  const KeyGroupRange& mine = backend.key_groups();
+  for (size_t i = 0; i < restored.incremental.size(); ++i) {
+    const KeyGroupRange& theirs = restored.incremental[i].key_groups;
+    if (loaded == i || theirs.last < mine.first || theirs.first > mine.last) continue;
+    auto it = restored.converted.find(i);
+    if (it == restored.converted.end()) {
+      it = restored.converted.emplace(i, read_incremental_snapshot(restored.incremental[i], options, fetch)).first;
+    }
+    snapshots.push_back(&it->second);
+  }
+  backend.restore(snapshots);
+  if (restored.keyed != nullptr) backend.keep_restored_snapshots(restored.keyed);
 }
 
 size_t chain_position(const graph::JobVertex& vertex, int node) {
@@ -198,7 +241,7 @@ std::unique_ptr<OutputBase> make_edge_output(const graph::JobGraph& job, const E
 }
 
 void build(const graph::JobGraph& job, const ExecutionConfig& config, const Clock& clock,
-           const RestoreData* restore, Runtime& rt) {
+           RestoreData* restore, Runtime& rt) {
   const graph::StreamGraph& graph = job.stream;
   std::optional<int64_t> restored_id;
   if (restore != nullptr) restored_id = restore->checkpoint_id;
@@ -208,7 +251,7 @@ void build(const graph::JobGraph& job, const ExecutionConfig& config, const Cloc
       auto task = std::make_unique<Task>(vertex.name, s, vertex.parallelism, config, clock, rt.cancelled);
       for (int node_id : vertex.nodes) {
         const graph::StreamNode& node = graph.nodes[static_cast<size_t>(node_id)];
-        const RestoredNode* restored = nullptr;
+        RestoredNode* restored = nullptr;
         if (restore != nullptr) {
           auto it = restore->nodes.find(node_id);
           if (it != restore->nodes.end()) restored = &it->second;
@@ -218,11 +261,8 @@ void build(const graph::JobGraph& job, const ExecutionConfig& config, const Cloc
           backend = &task->add_state_backend(create_keyed_state_backend(
               config.state_backend, KeyGroupRange::for_subtask(node.max_parallelism, node.parallelism, s),
               node.max_parallelism, clock, node.name(), s));
-          if (restored != nullptr && restored->keyed != nullptr) {
-            std::vector<const KeyedStateSnapshot*> snapshots;
-            for (const KeyedStateSnapshot& snapshot : *restored->keyed) snapshots.push_back(&snapshot);
-            backend->restore(snapshots);
-            backend->keep_restored_snapshots(restored->keyed);
+          if (restored != nullptr && (restored->keyed != nullptr || !restored->incremental.empty())) {
+            restore_keyed_state(*backend, *restored, config.state_backend);
           }
         }
         auto context = std::make_unique<OperatorRuntimeContext>(node.name(), s, node.parallelism,
@@ -239,6 +279,9 @@ void build(const graph::JobGraph& job, const ExecutionConfig& config, const Cloc
       }
       rt.tasks[static_cast<size_t>(vertex.id)].push_back(std::move(task));
     }
+  }
+  if (restore != nullptr) {
+    for (auto& [node, restored] : restore->nodes) restored.converted.clear();  // restored: memory back
   }
 
   // Channels of every edge between tasks: writers[edge][producer subtask] in consumer order.

@@ -141,6 +141,14 @@ void Task::process_inbox() {
 }
 
 void Task::notify_checkpoint(int64_t checkpoint_id, bool complete) {
+  // Incremental backends reuse the files of the latest completed checkpoint.
+  for (auto& backend : state_backends_) {
+    if (complete) {
+      backend->notify_checkpoint_complete(checkpoint_id);
+    } else {
+      backend->notify_checkpoint_aborted(checkpoint_id);
+    }
+  }
   for (auto& op : operators_) {
     run_attributed(*op, [&] {
       if (complete) {
@@ -158,16 +166,24 @@ namespace {
 struct OperatorSnapshotInProgress {
   int node_id = 0;
   OperatorStateSnapshot operator_state;
-  std::unique_ptr<SnapshotTask> keyed;      // null: not keyed
+  std::unique_ptr<SnapshotTask> keyed;      // null: not keyed, or incremental
+  std::unique_ptr<IncrementalSnapshotTask> incremental;  // RocksDB's incremental checkpoints
   KeyedStateSnapshot timers;                // from the backend's participants
   std::vector<std::string> in_flight;       // unaligned: per input channel (head operator)
 };
 
-checkpoint::OperatorSubtaskState complete_snapshot(OperatorSnapshotInProgress& part) {
+// The asynchronous part. `uploader`: where an incremental snapshot puts its files (needed
+// when the part has one).
+checkpoint::OperatorSubtaskState complete_snapshot(OperatorSnapshotInProgress& part,
+                                                   SharedFileUploader* uploader) {
   checkpoint::OperatorSubtaskState state;
   state.operator_state = std::move(part.operator_state);
   state.channel_state = std::move(part.in_flight);
-  if (part.keyed != nullptr) {
+  if (part.incremental != nullptr) {
+    if (uploader == nullptr) throw Error("an incremental snapshot needs the checkpoint storage to upload into");
+    state.incremental = part.incremental->run(*uploader);
+    state.keyed = std::move(part.timers);  // the timers stay canonical
+  } else if (part.keyed != nullptr) {
     KeyedStateSnapshot keyed = part.keyed->run();
     for (size_t i = 0; i < part.timers.states.size(); ++i) {
       keyed.states.push_back(std::move(part.timers.states[i]));
@@ -184,7 +200,7 @@ struct Task::OperatorSnapshots {
   std::vector<OperatorSnapshotInProgress> parts;  // chain order
 };
 
-std::shared_ptr<Task::OperatorSnapshots> Task::snapshot_operators(int64_t checkpoint_id) {
+std::shared_ptr<Task::OperatorSnapshots> Task::snapshot_operators(int64_t checkpoint_id, bool incremental) {
   auto snapshots = std::make_shared<OperatorSnapshots>();
   for (size_t i = 0; i < operators_.size(); ++i) {
     OperatorSnapshotInProgress part;
@@ -192,7 +208,8 @@ std::shared_ptr<Task::OperatorSnapshots> Task::snapshot_operators(int64_t checkp
     run_attributed(*operators_[i], [&] {
       part.operator_state = contexts_[i]->operator_state_store()->snapshot();
       if (KeyedStateBackend* backend = contexts_[i]->keyed_state_backend()) {
-        part.keyed = backend->snapshot();
+        if (incremental) part.incremental = backend->snapshot_incremental(checkpoint_id);
+        if (part.incremental == nullptr) part.keyed = backend->snapshot();
         part.timers.key_groups = backend->key_groups();
         backend->snapshot_participants(part.timers);
       }
@@ -216,7 +233,8 @@ void Task::checkpoint(const internal::CheckpointBarrier& barrier) {
   // Downstream can start aligning while this task snapshots.
   for (internal::NetworkOutputBase* output : network_outputs_) output->send_barrier(barrier);
   flush_deadline_ = std::chrono::steady_clock::now() + config_.buffer_timeout;
-  std::shared_ptr<OperatorSnapshots> snapshots = snapshot_operators(id);
+  // Savepoints are canonical; checkpoints may be incremental.
+  std::shared_ptr<OperatorSnapshots> snapshots = snapshot_operators(id, !barrier.savepoint);
   auto pause = std::chrono::steady_clock::now() - started;
   if (pause > max_sync_pause_.load(std::memory_order_relaxed)) max_sync_pause_.store(pause, std::memory_order_relaxed);
   upload(id, std::move(snapshots));
@@ -230,8 +248,9 @@ void Task::upload(int64_t id, std::shared_ptr<OperatorSnapshots> snapshots) {
       std::string folder = cp.coordinator->folder_of(id);
       if (folder.empty()) return;  // aborted meanwhile
       TaskCheckpointFiles files;
+      std::unique_ptr<SharedFileUploader> uploader = cp.storage->shared_file_uploader(id);
       for (OperatorSnapshotInProgress& part : snapshots->parts) {
-        checkpoint::OperatorSubtaskState state = complete_snapshot(part);
+        checkpoint::OperatorSubtaskState state = complete_snapshot(part, uploader.get());
         if (state.empty()) {
           files.emplace_back(part.node_id, std::nullopt);
           continue;
@@ -259,7 +278,7 @@ void Task::checkpoint_unaligned(const internal::CheckpointBarrier& barrier) {
   }
   for (internal::NetworkOutputBase* output : network_outputs_) output->send_barrier(barrier);
   flush_deadline_ = std::chrono::steady_clock::now() + config_.buffer_timeout;
-  unaligned_snapshots_ = snapshot_operators(id);
+  unaligned_snapshots_ = snapshot_operators(id, !barrier.savepoint);
   unaligned_id_ = id;
   auto pause = std::chrono::steady_clock::now() - started;
   if (pause > max_sync_pause_.load(std::memory_order_relaxed)) max_sync_pause_.store(pause, std::memory_order_relaxed);
@@ -303,9 +322,10 @@ void Task::finish_checkpointing() {
     });
   }
   TaskFinalState final_state;
-  std::shared_ptr<OperatorSnapshots> snapshots = snapshot_operators(final_marker);
+  // Canonical: the coordinator writes it into every later checkpoint.
+  std::shared_ptr<OperatorSnapshots> snapshots = snapshot_operators(final_marker, /*incremental=*/false);
   for (OperatorSnapshotInProgress& part : snapshots->parts) {
-    final_state.emplace_back(part.node_id, complete_snapshot(part));
+    final_state.emplace_back(part.node_id, complete_snapshot(part, nullptr));
   }
   checkpointing_->coordinator->task_finished(checkpointing_->id, std::move(final_state), last_checkpoint_id_);
   if (!checkpointing_->final_checkpoint) return;

@@ -159,7 +159,9 @@ class Task {
   // Uploads the unaligned checkpoint once no channel records any more.
   void finish_unaligned_if_complete();
   struct OperatorSnapshots;
-  std::shared_ptr<OperatorSnapshots> snapshot_operators(int64_t checkpoint_id);
+  // The synchronous part of every operator's snapshot; keyed state incremental where the
+  // backend takes incremental snapshots and `incremental` (not for savepoints).
+  std::shared_ptr<OperatorSnapshots> snapshot_operators(int64_t checkpoint_id, bool incremental);
   void upload(int64_t checkpoint_id, std::shared_ptr<OperatorSnapshots> snapshots);
 
  public:

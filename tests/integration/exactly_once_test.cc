@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "eddy/eddy.h"
+#include "checkpoint/checkpoint_storage.h"
 #include "eddy/file_sink.h"
 #include "runtime/fault_injection.h"
 
@@ -130,6 +131,8 @@ struct Options {
   int parallelism = 2;
   CheckpointingMode mode = CheckpointingMode::kExactlyOnce;
   int tolerable_failures = 0;
+  std::string restore;  // a checkpoint to start from ("latest": the newest in the directory)
+  bool restart = true;  // restart after failures (else the job fails at the first)
 };
 
 class ExactlyOnceTest : public ::testing::TestWithParam<std::string> {
@@ -160,9 +163,11 @@ class ExactlyOnceTest : public ::testing::TestWithParam<std::string> {
     config.checkpoints.directory = (root_ / "checkpoints").string();
     config.checkpoints.retained = 2;
     config.checkpoints.tolerable_failures = options.tolerable_failures;
-    config.restart.kind = RestartStrategyConfig::Kind::kFixedDelay;
+    config.restart.kind = options.restart ? RestartStrategyConfig::Kind::kFixedDelay : RestartStrategyConfig::Kind::kNone;
     config.restart.max_attempts = 10;
     config.restart.delay = std::chrono::milliseconds(0);
+    config.restore.path = options.restore;
+    count_incremental_checkpoints();
     StreamEnvironment env(config);
     sources::GeneratorOptions generator;
     generator.count = options.records;
@@ -183,6 +188,24 @@ class ExactlyOnceTest : public ::testing::TestWithParam<std::string> {
     return env.execute("exactly-once");
   }
 
+  // Counts the completed checkpoints whose metadata lists shared files (RocksDB's
+  // incremental checkpoints), keeping the test's own after_complete hook.
+  void count_incremental_checkpoints() {
+    if (counting_) return;
+    counting_ = true;
+    auto& hook = runtime::fault_injection().after_complete;
+    hook = [this, inner = hook](int64_t id) {
+      checkpoint::LoadedCheckpoint loaded =
+          checkpoint::load_checkpoint((root_ / "checkpoints" / ("chk-" + std::to_string(id))).string());
+      bool shared = false;
+      for (const auto& op : loaded.metadata.operators) {
+        for (const auto& handle : op.subtasks) shared |= handle && !handle->shared_files.empty();
+      }
+      if (shared) ++incremental_checkpoints_;
+      if (inner) inner(id);
+    };
+  }
+
   // The committed output: every (key, seq) line of the visible part files.
   std::map<std::pair<int64_t, int64_t>, int> committed() const {
     std::map<std::pair<int64_t, int64_t>, int> lines;
@@ -200,6 +223,15 @@ class ExactlyOnceTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(result.ok()) << result.error;
     EXPECT_EQ(result.restarts, restarts) << result.error;
     EXPECT_GE(result.checkpoints_completed, 1);
+    if (options.backend == "rocksdb") {
+      // RocksDB checkpoints are incremental: their SST files are in the shared folder.
+      EXPECT_GT(incremental_checkpoints_.load(), 0);
+    } else {
+      EXPECT_EQ(incremental_checkpoints_.load(), 0);
+      // Shared files of a restored incremental checkpoint went with it.
+      const fs::path shared = root_ / "checkpoints" / "shared";
+      EXPECT_TRUE(!fs::exists(shared) || fs::is_empty(shared));
+    }
     {
       std::lock_guard<std::mutex> lock(harness_->mutex);
       EXPECT_TRUE(harness_->violations.empty()) << harness_->violations.front();
@@ -233,6 +265,8 @@ class ExactlyOnceTest : public ::testing::TestWithParam<std::string> {
 
   std::unique_ptr<Harness> harness_;
   fs::path root_;
+  std::atomic<int> incremental_checkpoints_{0};
+  bool counting_ = false;
 };
 
 TEST_P(ExactlyOnceTest, NoFailures) {
@@ -305,6 +339,47 @@ TEST_P(ExactlyOnceTest, AtLeastOnceModeWithoutFailuresIsExact) {
   set_param(options);
   options.mode = CheckpointingMode::kAtLeastOnce;
   expect_exactly_once(run(options), options, 0);
+}
+
+// A job that failed (no restarts) resumes from its latest checkpoint, an incremental one
+// with the RocksDB backend, at another parallelism and with the other backend: the keyed
+// state is read from the checkpoint's SST files into whichever backend takes it.
+TEST_P(ExactlyOnceTest, ResumesFromTheLatestCheckpointAtAnotherParallelismAndBackend) {
+  Options options;
+  set_param(options);
+  if (options.unaligned) GTEST_SKIP() << "in-flight records restore only at the same parallelism";
+  struct Resume {
+    std::string backend;
+    int parallelism;
+  };
+  const std::string other = options.backend == "rocksdb" ? "heap" : "rocksdb";
+  for (const Resume& resume :
+       {Resume{options.backend, 2}, Resume{options.backend, 3}, Resume{other, 1}, Resume{other, 2}}) {
+    SCOPED_TRACE(resume.backend + " at parallelism " + std::to_string(resume.parallelism));
+    fs::remove_all(root_ / "out");
+    fs::remove_all(root_ / "checkpoints");
+    harness_->checkpoints_seen = 0;
+    incremental_checkpoints_ = 0;
+    Options first = options;
+    first.restart = false;
+    harness_->process_failures_left = 1;
+    JobResult failed = run(first);
+    ASSERT_FALSE(failed.ok());
+    ASSERT_GE(failed.checkpoints_completed, 1);
+    if (options.backend == "rocksdb") {
+      EXPECT_GT(incremental_checkpoints_.load(), 0);
+      EXPECT_FALSE(fs::is_empty(root_ / "checkpoints" / "shared"));
+    }
+
+    Options second = options;
+    second.backend = resume.backend;
+    second.parallelism = resume.parallelism;
+    second.restore = "latest";
+    incremental_checkpoints_ = 0;
+    JobResult resumed = run(second);
+    EXPECT_FALSE(resumed.restored_from.empty());
+    expect_exactly_once(resumed, second, 0);
+  }
 }
 
 // Windows keep their contents, pre-aggregates and timers in checkpoints: event-time

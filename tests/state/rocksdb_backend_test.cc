@@ -509,15 +509,27 @@ TEST_F(RocksDbIncrementalTest, ABackendWithoutStatesWritesNoFiles) {
   EXPECT_TRUE(read_incremental_snapshot(snapshot, options, uploader_.fetcher()).states.empty());
 }
 
-TEST_F(RocksDbIncrementalTest, TheTaskRemovesItsCheckpointFolderAndMayOutliveTheBackend) {
+std::set<std::string> sst_files(const fs::path& dir) {
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".sst") names.insert(entry.path().filename().string());
+  }
+  return names;
+}
+
+TEST_F(RocksDbIncrementalTest, TheTaskKeepsItsFilesUntilItIsDoneAndMayOutliveTheBackend) {
   auto backend = make_backend();
   write_keys(*backend, 0, 100, 1);
-  fs::path folder = backend->data_dir();
-  folder += "-chk-1";
   std::unique_ptr<IncrementalSnapshotTask> unused = backend->snapshot_incremental(1);
-  EXPECT_TRUE(fs::is_directory(folder));
-  unused.reset();
-  EXPECT_FALSE(fs::exists(folder));
+  std::set<std::string> listed = sst_files(backend->data_dir());
+  ASSERT_FALSE(listed.empty());
+  write_keys(*backend, 100, 200, 1);
+  backend->compact();  // makes the listed files obsolete, but they are not deleted yet
+  for (const std::string& name : listed) EXPECT_TRUE(fs::exists(backend->data_dir() / name)) << name;
+  unused.reset();  // file deletions are enabled again
+  write_keys(*backend, 200, 300, 1);
+  backend->compact();
+  for (const std::string& name : listed) EXPECT_FALSE(fs::exists(backend->data_dir() / name)) << name;
 
   std::unique_ptr<IncrementalSnapshotTask> task = backend->snapshot_incremental(2);
   backend.reset();
@@ -526,7 +538,7 @@ TEST_F(RocksDbIncrementalTest, TheTaskRemovesItsCheckpointFolderAndMayOutliveThe
   EXPECT_THROW(task->run(uploader_), Error);
   auto restored = make_backend();
   restored->restore_incremental(snapshot, uploader_.fetcher());
-  expect_keys(*restored, 0, 100, 1);
+  expect_keys(*restored, 0, 300, 1);
 }
 
 TEST_F(RocksDbIncrementalTest, RestoreRefusesOtherKeyGroupsAndExistingStates) {

@@ -18,9 +18,13 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/metadata.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/types.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -54,6 +58,80 @@ std::shared_ptr<SharedMemory> shared_memory(size_t block_cache_bytes, size_t wri
   created->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(write_buffer_bytes);
   slot = created;
   return created;
+}
+
+// The file system of every backend's database: the default one, except that nothing is
+// synced to disk. A backend's database lives in a scratch folder that no restart reopens
+// (durability comes from checkpoints, which sync what they upload), so syncs would only
+// slow down flushes, and with them the synchronous part of incremental checkpoints.
+class NoSyncWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  using FSWritableFileOwnerWrapper::FSWritableFileOwnerWrapper;
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions&, rocksdb::IODebugContext*) override {
+    return rocksdb::IOStatus::OK();
+  }
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions&, rocksdb::IODebugContext*) override {
+    return rocksdb::IOStatus::OK();
+  }
+  rocksdb::IOStatus RangeSync(uint64_t, uint64_t, const rocksdb::IOOptions&, rocksdb::IODebugContext*) override {
+    return rocksdb::IOStatus::OK();
+  }
+  bool IsSyncThreadSafe() const override { return true; }
+};
+
+class NoSyncDirectory final : public rocksdb::FSDirectoryWrapper {
+ public:
+  using FSDirectoryWrapper::FSDirectoryWrapper;
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions&, rocksdb::IODebugContext*) override {
+    return rocksdb::IOStatus::OK();
+  }
+  rocksdb::IOStatus FsyncWithDirOptions(const rocksdb::IOOptions&, rocksdb::IODebugContext*,
+                                        const rocksdb::DirFsyncOptions&) override {
+    return rocksdb::IOStatus::OK();
+  }
+};
+
+class NoSyncFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  explicit NoSyncFileSystem(const std::shared_ptr<rocksdb::FileSystem>& target) : FileSystemWrapper(target) {}
+  const char* Name() const override { return "EddyNoSync"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    return wrap(target()->NewWritableFile(name, options, result, dbg), result);
+  }
+  rocksdb::IOStatus ReopenWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                       std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                       rocksdb::IODebugContext* dbg) override {
+    return wrap(target()->ReopenWritableFile(name, options, result, dbg), result);
+  }
+  rocksdb::IOStatus ReuseWritableFile(const std::string& name, const std::string& old_name,
+                                      const rocksdb::FileOptions& options,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                      rocksdb::IODebugContext* dbg) override {
+    return wrap(target()->ReuseWritableFile(name, old_name, options, result, dbg), result);
+  }
+  rocksdb::IOStatus NewDirectory(const std::string& name, const rocksdb::IOOptions& options,
+                                 std::unique_ptr<rocksdb::FSDirectory>* result,
+                                 rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus status = target()->NewDirectory(name, options, result, dbg);
+    if (status.ok()) *result = std::make_unique<NoSyncDirectory>(std::move(*result));
+    return status;
+  }
+
+ private:
+  static rocksdb::IOStatus wrap(rocksdb::IOStatus status, std::unique_ptr<rocksdb::FSWritableFile>* result) {
+    if (status.ok()) *result = std::make_unique<NoSyncWritableFile>(std::move(*result));
+    return status;
+  }
+};
+
+rocksdb::Env* no_sync_env() {
+  // Never destroyed: databases may close during static destruction.
+  static rocksdb::Env* env =
+      rocksdb::NewCompositeEnv(std::make_shared<NoSyncFileSystem>(rocksdb::FileSystem::Default())).release();
+  return env;
 }
 
 // ListState::add: operands concatenate (the canonical list form), in one pass over all of
@@ -258,6 +336,7 @@ struct RocksDbKeyedStateBackend::Database {
     options.stats_dump_period_sec = 0;
     // Incremental checkpoints carry the MANIFEST along: a new one is started past this.
     options.max_manifest_file_size = 4 << 20;
+    options.env = no_sync_env();
     return options;
   }
 
@@ -290,72 +369,79 @@ struct RocksDbKeyedStateBackend::Uploads {
   std::map<int64_t, std::map<std::string, SharedFileHandle>> pending;
 };
 
-// The asynchronous part of an incremental checkpoint: uploads what the RocksDB checkpoint
-// in `dir_` holds, then removes the folder.
+// The asynchronous part of an incremental checkpoint: uploads the database files that the
+// synchronous part listed. File deletions stay disabled until it ran (or is destroyed), so
+// the listed files stay on disk whatever compactions do meanwhile.
 class RocksDbKeyedStateBackend::IncrementalTask final : public IncrementalSnapshotTask {
  public:
-  IncrementalTask(std::shared_ptr<Uploads> uploads, std::filesystem::path dir,
-                  int64_t checkpoint_id, IncrementalKeyedSnapshot snapshot, std::string context)
-      : uploads_(std::move(uploads)),
-        dir_(std::move(dir)),
+  IncrementalTask(std::shared_ptr<Database> db, std::shared_ptr<Uploads> uploads,
+                  std::vector<rocksdb::LiveFileStorageInfo> files, int64_t checkpoint_id,
+                  IncrementalKeyedSnapshot snapshot, std::string context)
+      : db_(std::move(db)),
+        uploads_(std::move(uploads)),
+        files_(std::move(files)),
         checkpoint_id_(checkpoint_id),
         snapshot_(std::move(snapshot)),
         context_(std::move(context)) {}
-  ~IncrementalTask() override { remove_dir(); }
+  ~IncrementalTask() override { release(); }
 
   IncrementalKeyedSnapshot run(SharedFileUploader& uploader) override {
     if (done_) throw Error(context_ + ": a snapshot task can run only once");
     done_ = true;
     IncrementalKeyedSnapshot out = std::move(snapshot_);
-    if (dir_.empty()) return out;  // no state: nothing was written
     std::map<std::string, SharedFileHandle> previous;
     {
       std::lock_guard lock(uploads_->mutex);
       previous = uploads_->confirmed;
     }
-    std::vector<std::filesystem::path> files;
-    std::error_code ec;
-    for (std::filesystem::directory_iterator it(dir_, ec); !ec && it != std::filesystem::directory_iterator();
-         it.increment(ec)) {
-      files.push_back(it->path());
-    }
-    if (ec) throw Error(context_ + ": cannot list its checkpoint folder '" + dir_.string() + "': " + ec.message());
-    std::sort(files.begin(), files.end());
     std::map<std::string, SharedFileHandle> used;
-    for (const std::filesystem::path& path : files) {
-      std::string name = path.filename().string();
-      if (path.extension() == ".sst") {
-        auto it = previous.find(name);
-        SharedFileHandle handle = it != previous.end() && uploader.reuse(it->second)
-                                      ? it->second
-                                      : uploader.upload(path.string(), name);
-        used.emplace(name, handle);
-        out.shared_files.push_back(std::move(handle));
-      } else {
-        std::ifstream in(path, std::ios::binary);
-        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (in.bad()) throw Error(context_ + ": cannot read '" + path.string() + "'");
-        out.private_files.emplace_back(std::move(name), std::move(bytes));
+    try {
+      for (const rocksdb::LiveFileStorageInfo& file : files_) {
+        const std::string& name = file.relative_filename;
+        const std::string path = file.directory + "/" + name;
+        if (file.file_type == rocksdb::kTableFile || file.file_type == rocksdb::kBlobFile) {
+          auto it = previous.find(name);
+          SharedFileHandle handle = it != previous.end() && uploader.reuse(it->second)
+                                        ? it->second
+                                        : uploader.upload(path, name);
+          used.emplace(name, handle);
+          out.shared_files.push_back(std::move(handle));
+        } else if (!file.replacement_contents.empty()) {
+          out.private_files.emplace_back(name, file.replacement_contents);  // CURRENT
+        } else {
+          out.private_files.emplace_back(name, read_prefix(path, file.size));  // MANIFEST: its valid part
+        }
       }
+    } catch (...) {
+      release();
+      throw;
     }
-    {
-      std::lock_guard lock(uploads_->mutex);
-      uploads_->pending[checkpoint_id_] = std::move(used);
-    }
-    remove_dir();
+    release();
+    std::lock_guard lock(uploads_->mutex);
+    uploads_->pending[checkpoint_id_] = std::move(used);
     return out;
   }
 
  private:
-  void remove_dir() noexcept {
-    if (dir_.empty()) return;
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-    dir_.clear();
+  std::string read_prefix(const std::string& path, uint64_t size) const {
+    std::string bytes(static_cast<size_t>(size), '\0');
+    std::ifstream in(path, std::ios::binary);
+    in.read(bytes.data(), static_cast<std::streamsize>(size));
+    if (!in || static_cast<uint64_t>(in.gcount()) != size) {
+      throw Error(context_ + ": cannot read the first " + std::to_string(size) + " bytes of '" + path + "'");
+    }
+    return bytes;
   }
 
+  void release() noexcept {
+    if (db_ == nullptr) return;
+    if (db_->db != nullptr) db_->db->EnableFileDeletions(/*force=*/false);  // undoes one disable
+    db_.reset();
+  }
+
+  std::shared_ptr<Database> db_;  // null once file deletions are enabled again
   std::shared_ptr<Uploads> uploads_;
-  std::filesystem::path dir_;  // empty once removed
+  std::vector<rocksdb::LiveFileStorageInfo> files_;
   int64_t checkpoint_id_;
   IncrementalKeyedSnapshot snapshot_;  // the synchronous part's: states, key groups
   std::string context_;
@@ -676,19 +762,25 @@ std::unique_ptr<IncrementalSnapshotTask> RocksDbKeyedStateBackend::snapshot_incr
   snapshot.backend = name();
   snapshot.key_groups = key_groups();
   for (const auto& column : db_->columns) snapshot.states.push_back(column->meta);
-  std::filesystem::path dir;
+  std::string context = "RocksDB state backend of operator '" + operator_name_ + "' (subtask " +
+                        std::to_string(subtask_index_ + 1) + ")";
+  std::shared_ptr<Database> db;
+  std::vector<rocksdb::LiveFileStorageInfo> files;
   if (!snapshot.states.empty()) {
-    // Beside the database: the same file system, so the checkpoint is hard links.
-    dir = db_->dir;
-    dir += "-chk-" + std::to_string(checkpoint_id);
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-    create_native_checkpoint(dir.string());
+    // The files of the database as of now, after a flush of the memtables; none of them
+    // is deleted until the task has uploaded them.
+    rocksdb::Status status = db_->db->DisableFileDeletions();
+    if (!status.ok()) fail("cannot take an incremental checkpoint", status.ToString());
+    db = db_;  // the task enables file deletions again
+    rocksdb::LiveFilesStorageInfoOptions options;  // flushes
+    status = db_->db->GetLiveFilesStorageInfo(options, &files);
+    if (!status.ok()) {
+      db_->db->EnableFileDeletions(/*force=*/false);
+      fail("cannot take an incremental checkpoint", status.ToString());
+    }
   }
-  return std::make_unique<IncrementalTask>(
-      uploads_, std::move(dir), checkpoint_id, std::move(snapshot),
-      "RocksDB state backend of operator '" + operator_name_ + "' (subtask " +
-          std::to_string(subtask_index_ + 1) + ")");
+  return std::make_unique<IncrementalTask>(std::move(db), uploads_, std::move(files), checkpoint_id,
+                                           std::move(snapshot), std::move(context));
 }
 
 void RocksDbKeyedStateBackend::notify_checkpoint_complete(int64_t checkpoint_id) {
@@ -787,6 +879,7 @@ KeyedStateSnapshot RocksDbKeyedStateBackend::read_incremental(const IncrementalK
   rocksdb::Options db_options;
   db_options.merge_operator = merge_operator;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.env = no_sync_env();
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors{
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(db_options)}};
   for (const StateMetaInfo& meta : snapshot.states) {

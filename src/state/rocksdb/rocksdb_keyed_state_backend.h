@@ -16,15 +16,16 @@
 //   of snapshots.
 //
 // - Incremental checkpoints (StateBackendOptions::incremental_checkpoints): the synchronous
-//   part flushes the memtables and takes a RocksDB checkpoint (hard links of the SST
-//   files) into a folder beside the database; the asynchronous part uploads the SST files
-//   that the latest completed checkpoint did not already have, and takes MANIFEST, CURRENT
-//   and OPTIONS along as private files. A restore with the same key groups puts the files
-//   in place and opens them; any other restore reads them into the canonical form.
+//   part disables file deletions, flushes the memtables and lists the database's files
+//   (what a RocksDB checkpoint would link); the asynchronous part uploads the SST files
+//   that the latest completed checkpoint did not already have, takes MANIFEST (its valid
+//   part), CURRENT and OPTIONS along as private files, and enables file deletions again.
+//   A restore with the same key groups puts the files in place and opens them; any other
+//   restore reads them into the canonical form.
 //
 // Threading: like every KeyedStateBackend, used from its subtask's thread; a SnapshotTask
 // or IncrementalSnapshotTask may run on another thread, and may even outlive the backend
-// (the first keeps the database open, the second its own checkpoint folder).
+// (both keep the database open).
 #pragma once
 
 #include <filesystem>
