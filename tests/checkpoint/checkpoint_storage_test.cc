@@ -139,10 +139,10 @@ CheckpointMetadata sample_metadata() {
   metadata.savepoint = true;
   metadata.timestamp_ms = 1'700'000'000'123;
   OperatorMetadata source = operator_metadata("source", 2);
-  source.subtasks[0] = StateFileHandle{"op0-0.state", 123, 0xfedcba9876543210};
+  source.subtasks[0] = StateFileHandle{"op0-0.state", 123, 0xfedcba9876543210, {}};
   source.enumerator_splits = std::vector<std::string>{"split-3", ""};
   OperatorMetadata keyed = operator_metadata("counts", 3);
-  keyed.subtasks[2] = StateFileHandle{"op1-2.state", 28, 1};
+  keyed.subtasks[2] = StateFileHandle{"op1-2.state", 28, 1, {}};
   OperatorMetadata sink = operator_metadata("sink", 1);
   sink.enumerator_splits = std::vector<std::string>{};  // present but empty
   metadata.operators = {source, keyed, sink};

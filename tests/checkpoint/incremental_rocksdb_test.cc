@@ -203,7 +203,7 @@ TEST_F(IncrementalRocksDbTest, ACorruptSharedFileIsReportedByNameOnRestore) {
   fs::remove(path);  // a hard link: writing in place would change the backend's file too
   std::ofstream(path, std::ios::binary) << bytes;
 
-  for (const std::string& kind : {"rocksdb", "heap"}) {
+  for (std::string kind : {"rocksdb", "heap"}) {
     SCOPED_TRACE(kind);
     try {
       restore(folder, {0, 127}, kind);
@@ -237,7 +237,7 @@ TEST_F(IncrementalRocksDbTest, RestoresAtAnotherParallelismAndIntoTheHeapBackend
   const auto expected = contents({left.get(), right.get()}, 3000);
   ASSERT_EQ(expected.size(), 3000u);
 
-  for (const std::string& kind : {"rocksdb", "heap"}) {
+  for (std::string kind : {"rocksdb", "heap"}) {
     for (int parallelism : {1, 2, 3}) {
       SCOPED_TRACE(kind + " at parallelism " + std::to_string(parallelism));
       std::vector<std::unique_ptr<KeyedStateBackend>> restored;
