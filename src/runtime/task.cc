@@ -219,8 +219,7 @@ std::shared_ptr<Task::OperatorSnapshots> Task::snapshot_operators(int64_t checkp
   return snapshots;
 }
 
-void Task::checkpoint(const internal::CheckpointBarrier& barrier) {
-  if (!checkpointing_) return;
+std::shared_ptr<Task::OperatorSnapshots> Task::take_synchronous_part(const internal::CheckpointBarrier& barrier) {
   const int64_t id = barrier.checkpoint_id;
   last_checkpoint_id_ = id;
   auto started = std::chrono::steady_clock::now();
@@ -237,7 +236,12 @@ void Task::checkpoint(const internal::CheckpointBarrier& barrier) {
   std::shared_ptr<OperatorSnapshots> snapshots = snapshot_operators(id, !barrier.savepoint);
   auto pause = std::chrono::steady_clock::now() - started;
   if (pause > max_sync_pause_.load(std::memory_order_relaxed)) max_sync_pause_.store(pause, std::memory_order_relaxed);
-  upload(id, std::move(snapshots));
+  return snapshots;
+}
+
+void Task::checkpoint(const internal::CheckpointBarrier& barrier) {
+  if (!checkpointing_) return;
+  upload(barrier.checkpoint_id, take_synchronous_part(barrier));
 }
 
 void Task::upload(int64_t id, std::shared_ptr<OperatorSnapshots> snapshots) {
@@ -267,21 +271,8 @@ void Task::upload(int64_t id, std::shared_ptr<OperatorSnapshots> snapshots) {
 
 void Task::checkpoint_unaligned(const internal::CheckpointBarrier& barrier) {
   if (!checkpointing_) return;
-  const int64_t id = barrier.checkpoint_id;
-  last_checkpoint_id_ = id;
-  auto started = std::chrono::steady_clock::now();
-  for (auto& op : operators_) {
-    run_attributed(*op, [&] {
-      op->prepare_snapshot_pre_barrier();
-      op->snapshot_state(id);
-    });
-  }
-  for (internal::NetworkOutputBase* output : network_outputs_) output->send_barrier(barrier);
-  flush_deadline_ = std::chrono::steady_clock::now() + config_.buffer_timeout;
-  unaligned_snapshots_ = snapshot_operators(id, !barrier.savepoint);
-  unaligned_id_ = id;
-  auto pause = std::chrono::steady_clock::now() - started;
-  if (pause > max_sync_pause_.load(std::memory_order_relaxed)) max_sync_pause_.store(pause, std::memory_order_relaxed);
+  unaligned_snapshots_ = take_synchronous_part(barrier);
+  unaligned_id_ = barrier.checkpoint_id;
   // Channels that delivered the barrier (blocked while aligning) are read again; the
   // others are recorded until theirs comes.
   for (InputChannel& input : inputs_) {

@@ -159,6 +159,9 @@ class Task {
   // Uploads the unaligned checkpoint once no channel records any more.
   void finish_unaligned_if_complete();
   struct OperatorSnapshots;
+  // The synchronous part of a checkpoint: operators' pre-barrier and snapshot hooks, the
+  // barrier sent downstream, the state backends' snapshots. Records the pause.
+  std::shared_ptr<OperatorSnapshots> take_synchronous_part(const internal::CheckpointBarrier& barrier);
   // The synchronous part of every operator's snapshot; keyed state incremental where the
   // backend takes incremental snapshots and `incremental` (not for savepoints).
   std::shared_ptr<OperatorSnapshots> snapshot_operators(int64_t checkpoint_id, bool incremental);
