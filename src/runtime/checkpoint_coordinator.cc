@@ -48,7 +48,7 @@ std::chrono::steady_clock::time_point CheckpointCoordinator::poll(std::chrono::s
   const bool paused = config_.min_pause.count() > 0 &&
                       (periodic_pending > 0 || now < last_finished_ + config_.min_pause);
   if (now >= next_trigger_ && periodic_pending < config_.max_concurrent && !paused) {
-    trigger_locked(false, false, std::nullopt);
+    trigger_locked(Kind::kPeriodic, std::nullopt);
     next_trigger_ = now + config_.interval;
   }
   auto wake = std::max(next_trigger_, last_finished_ + config_.min_pause);
@@ -63,32 +63,36 @@ std::future<std::string> CheckpointCoordinator::trigger_savepoint(bool stop) {
     promise.set_exception(std::make_exception_ptr(Error("cannot take a savepoint: the job is ending")));
     return future;
   }
-  trigger_locked(true, stop, std::move(promise));
+  trigger_locked(stop ? Kind::kStopWithSavepoint : Kind::kSavepoint, std::move(promise));
   return future;
 }
 
-void CheckpointCoordinator::trigger_locked(bool savepoint, bool stop, std::optional<std::promise<std::string>> done) {
+void CheckpointCoordinator::trigger_locked(Kind kind, std::optional<std::promise<std::string>> done) {
+  const bool savepoint = kind == Kind::kSavepoint || kind == Kind::kStopWithSavepoint;
   int64_t id = next_id_++;
   Pending pending;
   pending.id = id;
   pending.savepoint = savepoint;
-  pending.stop = stop;
+  pending.stop = kind == Kind::kStopWithSavepoint;
+  pending.final = kind == Kind::kFinal;
   // Stop-with-savepoint: nothing after the savepoint may be committed, so no checkpoint
   // follows it (the job is cancelled once it completes).
-  if (stop) stopping_ = true;
+  if (pending.stop) stopping_ = true;
   pending.started = std::chrono::steady_clock::now();
   pending.timestamp_ms = wall_clock_ms();
   pending.done = std::move(done);
+  std::string folder_error;
   try {
     pending.folder = storage_.begin(id, savepoint, pending.timestamp_ms);
   } catch (const std::exception& e) {
-    Pending& stored = pending_.emplace(id, std::move(pending)).first->second;
-    (void)stored;
-    fail_locked(id, std::string("cannot create its folder: ") + e.what());
+    folder_error = std::string("cannot create its folder: ") + e.what();
+  }
+  Pending& stored = pending_.emplace(id, std::move(pending)).first->second;
+  if (!folder_error.empty()) {
+    fail_locked(id, folder_error);
     return;
   }
   internal::CheckpointBarrier barrier{id, savepoint};
-  Pending& stored = pending_.emplace(id, std::move(pending)).first->second;
   for (auto& [node, source] : sources_) {
     try {
       stored.enumerator_splits[node] = source->trigger_checkpoint(barrier);
@@ -138,30 +142,7 @@ void CheckpointCoordinator::maybe_final_checkpoint_locked() {
   final_triggered_ = true;
   // Every task has finished: no barrier can travel any more, and every task's state is
   // its final state. The final checkpoint is made of those alone.
-  int64_t id = next_id_++;
-  Pending pending;
-  pending.id = id;
-  pending.final = true;
-  pending.started = std::chrono::steady_clock::now();
-  pending.timestamp_ms = wall_clock_ms();
-  try {
-    pending.folder = storage_.begin(id, false, pending.timestamp_ms);
-  } catch (const std::exception& e) {
-    pending_.emplace(id, std::move(pending));
-    fail_locked(id, std::string("cannot create its folder: ") + e.what());
-    return;
-  }
-  Pending& stored = pending_.emplace(id, std::move(pending)).first->second;
-  for (auto& [node, source] : sources_) {
-    try {
-      internal::CheckpointBarrier barrier{id, false};
-      stored.enumerator_splits[node] = source->trigger_checkpoint(barrier);
-    } catch (const std::exception& e) {
-      fail_locked(id, e.what());
-      return;
-    }
-  }
-  try_complete_locked(stored);
+  trigger_locked(Kind::kFinal, std::nullopt);
 }
 
 void CheckpointCoordinator::try_complete_locked(Pending& pending) {

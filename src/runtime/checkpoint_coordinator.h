@@ -107,7 +107,8 @@ class CheckpointCoordinator {
   };
 
   // Under mutex_.
-  void trigger_locked(bool savepoint, bool stop, std::optional<std::promise<std::string>> done);
+  enum class Kind { kPeriodic, kSavepoint, kStopWithSavepoint, kFinal };
+  void trigger_locked(Kind kind, std::optional<std::promise<std::string>> done);
   void try_complete_locked(Pending& pending);
   void fail_locked(int64_t id, const std::string& reason);
   void notify_locked(TaskEvent::Kind kind, int64_t id, bool final);

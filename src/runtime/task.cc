@@ -55,7 +55,10 @@ internal::ChannelWriter& Task::add_channel_writer(Channel& channel) {
 }
 
 void Task::add_input(Channel& channel, std::unique_ptr<internal::BatchConsumerBase> consumer) {
-  inputs_.push_back(InputChannel{&channel, std::move(consumer), false});
+  InputChannel input;
+  input.channel = &channel;
+  input.consumer = std::move(consumer);
+  inputs_.push_back(std::move(input));
 }
 
 void Task::set_source(internal::SourceOperatorBase& source, SourceCoordinator& coordinator) {
@@ -219,16 +222,20 @@ std::shared_ptr<Task::OperatorSnapshots> Task::snapshot_operators(int64_t checkp
   return snapshots;
 }
 
+void Task::run_snapshot_hooks(int64_t checkpoint_id) {
+  for (auto& op : operators_) {
+    run_attributed(*op, [&] {
+      op->prepare_snapshot_pre_barrier();
+      op->snapshot_state(checkpoint_id);
+    });
+  }
+}
+
 std::shared_ptr<Task::OperatorSnapshots> Task::take_synchronous_part(const internal::CheckpointBarrier& barrier) {
   const int64_t id = barrier.checkpoint_id;
   last_checkpoint_id_ = id;
   auto started = std::chrono::steady_clock::now();
-  for (auto& op : operators_) {
-    run_attributed(*op, [&] {
-      op->prepare_snapshot_pre_barrier();
-      op->snapshot_state(id);
-    });
-  }
+  run_snapshot_hooks(id);
   // Downstream can start aligning while this task snapshots.
   for (internal::NetworkOutputBase* output : network_outputs_) output->send_barrier(barrier);
   flush_deadline_ = std::chrono::steady_clock::now() + config_.buffer_timeout;
@@ -306,12 +313,7 @@ void Task::finish_checkpointing() {
   finished_ = true;
   // The final state: what every operator holds after finish() (sinks pre-commit here).
   const int64_t final_marker = last_checkpoint_id_ + 1;
-  for (auto& op : operators_) {
-    run_attributed(*op, [&] {
-      op->prepare_snapshot_pre_barrier();
-      op->snapshot_state(final_marker);
-    });
-  }
+  run_snapshot_hooks(final_marker);
   TaskFinalState final_state;
   // Canonical: the coordinator writes it into every later checkpoint.
   std::shared_ptr<OperatorSnapshots> snapshots = snapshot_operators(final_marker, /*incremental=*/false);

@@ -159,6 +159,8 @@ class Task {
   // Uploads the unaligned checkpoint once no channel records any more.
   void finish_unaligned_if_complete();
   struct OperatorSnapshots;
+  // prepare_snapshot_pre_barrier() and snapshot_state() of every operator, head first.
+  void run_snapshot_hooks(int64_t checkpoint_id);
   // The synchronous part of a checkpoint: operators' pre-barrier and snapshot hooks, the
   // barrier sent downstream, the state backends' snapshots. Records the pause.
   std::shared_ptr<OperatorSnapshots> take_synchronous_part(const internal::CheckpointBarrier& barrier);
@@ -201,7 +203,7 @@ class Task {
   std::vector<std::unique_ptr<BlockingChannelWriter>> writers_;
 
   struct InputChannel {
-    Channel* channel;
+    Channel* channel = nullptr;
     std::unique_ptr<internal::BatchConsumerBase> consumer;
     bool ended = false;
     // Exactly-once alignment: the channel delivered the barrier of the checkpoint being

@@ -3,6 +3,7 @@
 
 #include "eddy/serializer.h"
 #include "eddy/sources.h"
+#include "connectors/split_encoding.h"
 
 namespace eddy::sources {
 
@@ -53,40 +54,20 @@ std::unique_ptr<NumberRangeSplit> deserialize_number_range_split(std::string_vie
                                                                  int64_t count,
                                                                  std::string_view source_kind) {
   std::string what = prefix(source_kind) + "cannot restore a split from the checkpoint: ";
-  auto malformed = [&](const SerializationError& e) {
-    return SerializationError(what + "malformed bytes: " + e.what());
-  };
   ByteReader reader(bytes);
-  uint64_t version = 0;
-  try {
-    version = reader.read_varint();
-  } catch (const SerializationError& e) {
-    throw malformed(e);
-  }
-  if (version != kNumberRangeSplitVersion) {
-    throw SerializationError(what + "unknown split version " + std::to_string(version) +
-                             " (this build reads version " +
-                             std::to_string(kNumberRangeSplitVersion) + ")");
-  }
+  internal::read_split_version(reader, kNumberRangeSplitVersion, what);
   int64_t index = 0;
   int64_t next = 0;
   int64_t end = 0;
   try {
-    auto read_int = [&](const char* name, uint64_t max) {
-      size_t at = reader.position();
-      uint64_t value = reader.read_varint();
-      if (value > max) {
-        reader.fail(std::string(name) + " " + std::to_string(value) + " is out of range", at);
-      }
-      return static_cast<int64_t>(value);
-    };
+    auto read_int = [&](const char* name, uint64_t max) { return internal::read_split_field(reader, name, max); };
     constexpr auto kMaxInt64 = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
     index = read_int("split index", static_cast<uint64_t>(std::numeric_limits<int>::max()));
     next = read_int("position", kMaxInt64);
     end = read_int("end", kMaxInt64);
     if (!reader.at_end()) reader.fail("unexpected bytes after the split", reader.position());
   } catch (const SerializationError& e) {
-    throw malformed(e);
+    throw internal::malformed_split(what, e);
   }
   if (next > end) {
     throw SerializationError(what + "position " + std::to_string(next) +

@@ -21,6 +21,7 @@
 
 #include "eddy/serializer.h"
 #include "eddy/sources.h"
+#include "connectors/split_encoding.h"
 
 namespace eddy::sources {
 
@@ -83,31 +84,13 @@ std::string FileSplit::serialize() const {
 
 std::unique_ptr<FileSplit> FileSplit::deserialize(std::string_view bytes) {
   std::string what = std::string(kKind) + ": cannot restore a split from the checkpoint: ";
-  auto malformed = [&](const SerializationError& e) {
-    return SerializationError(what + "malformed bytes: " + e.what());
-  };
   ByteReader reader(bytes);
-  uint64_t version = 0;
-  try {
-    version = reader.read_varint();
-  } catch (const SerializationError& e) {
-    throw malformed(e);
-  }
-  if (version != kVersion) {
-    throw SerializationError(what + "unknown split version " + std::to_string(version) +
-                             " (this build reads version " + std::to_string(kVersion) + ")");
-  }
+  internal::read_split_version(reader, kVersion, what);
   std::unique_ptr<FileSplit> split;
   try {
     std::string path = reader.read_string();
-    auto read_offset = [&](const char* name) {
-      size_t at = reader.position();
-      uint64_t value = reader.read_varint();
-      if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        reader.fail(std::string(name) + " " + std::to_string(value) + " is out of range", at);
-      }
-      return static_cast<int64_t>(value);
-    };
+    constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    auto read_offset = [&](const char* name) { return internal::read_split_field(reader, name, kMax); };
     int64_t start = read_offset("start");
     int64_t end = read_offset("end");
     int64_t offset = read_offset("offset");
@@ -124,7 +107,7 @@ std::unique_ptr<FileSplit> FileSplit::deserialize(std::string_view bytes) {
     split->set_offset(offset);
     split->set_restored();
   } catch (const SerializationError& e) {
-    throw malformed(e);
+    throw internal::malformed_split(what, e);
   }
   return split;
 }
