@@ -1,0 +1,1 @@
+#include "eddy/nexmark.h"  // placeholder: being written
