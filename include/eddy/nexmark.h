@@ -31,6 +31,10 @@ class StreamEnvironment;
 
 namespace eddy::nexmark {
 
+namespace internal {
+struct BidChannels;
+}  // namespace internal
+
 // Times are milliseconds since the Unix epoch (event time).
 struct Person {
   int64_t id = 0;
@@ -147,12 +151,14 @@ class Generator {
 
   // Event number n (0-based over the whole stream).
   Event event(int64_t n) const;
-  // Its timestamp, without making the event.
+  // Its timestamp (the event's date_time), without making the event.
   Timestamp timestamp(int64_t n) const;
 
  private:
   GeneratorConfig config_;
   double inter_event_delay_us_;
+  // The bid channels and their URLs, drawn once per seed and shared by all copies.
+  std::shared_ptr<const internal::BidChannels> channels_;
 };
 
 // A parallel source of the events of `config`. Split k of s (s = the parallelism the job
