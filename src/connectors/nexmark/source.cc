@@ -137,13 +137,15 @@ class NexmarkReader final : public SourceReader<Event> {
     if (rate_ > 0) {
       auto now = std::chrono::steady_clock::now();
       if (emitted_ == 0) started_ = now;
+      // One event at the start, then `rate_` per second.
       double allowed = std::chrono::duration<double>(now - started_).count() * rate_ + 1;
-      if (static_cast<double>(emitted_) >= allowed) {
-        context_.poll_again_after(std::chrono::nanoseconds(
-            static_cast<int64_t>((static_cast<double>(emitted_) - allowed + 1) / rate_ * 1e9)));
+      auto whole = static_cast<int64_t>(std::min(allowed, 9e18));
+      if (emitted_ >= whole) {
+        double wait_s = (static_cast<double>(emitted_ + 1) - allowed) / rate_;
+        context_.poll_again_after(std::chrono::nanoseconds(static_cast<int64_t>(std::min(wait_s, 1e9) * 1e9) + 1));
         return InputStatus::kNothingAvailable;
       }
-      budget = std::min<int64_t>(budget, static_cast<int64_t>(allowed) - emitted_);
+      budget = std::min<int64_t>(budget, whole - emitted_);
     }
 
     if (cursor_ >= splits_.size()) cursor_ = 0;
