@@ -4,6 +4,7 @@
 // so that each formula can be checked against it.
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <cmath>
@@ -134,13 +135,13 @@ std::string next_string(JavaRandom& random, int max_length, char special = ' ') 
 
 // nextExactString's characters for one nextInt() `rnd`: the reference repeats
 // c = 'a' + rnd % 26; rnd /= 26 six times (Java's signed, truncating division). Truncating
-// divisions compose (trunc(trunc(x / a) / b) == trunc(x / (a * b))), so the six characters
-// are the base-26 digits of |rnd|, least significant first, each added to 'a' with rnd's
-// sign. They are made two at a time from a table of the 676 digit pairs: three independent
-// multiplications instead of a chain of six divisions (which made this the slowest part of
-// the generator).
+// divisions compose (trunc(trunc(x / a) / b) == trunc(x / (a * b))), so the characters are
+// the six low base-26 digits of |rnd|, least significant first, each added to 'a' with
+// rnd's sign. They are made two at a time from a table of the 676 digit pairs: three
+// independent multiplications instead of a chain of six divisions (which made this the
+// slowest part of the generator).
 struct DigitPairs {
-  char chars[2][676][2];  // [rnd < 0][pair] -> the pair's two characters
+  uint16_t chars[2][676];  // [rnd < 0][pair]: the pair's two characters, little-endian
 };
 
 constexpr DigitPairs make_digit_pairs() {
@@ -148,25 +149,27 @@ constexpr DigitPairs make_digit_pairs() {
   for (int negative = 0; negative < 2; ++negative) {
     int sign = negative ? -1 : 1;
     for (int pair = 0; pair < 676; ++pair) {
-      pairs.chars[negative][pair][0] = static_cast<char>('a' + sign * (pair % 26));
-      pairs.chars[negative][pair][1] = static_cast<char>('a' + sign * (pair / 26));
+      auto first = static_cast<uint16_t>('a' + sign * (pair % 26));
+      auto second = static_cast<uint16_t>('a' + sign * (pair / 26));
+      pairs.chars[negative][pair] = static_cast<uint16_t>(first | (second << 8));
     }
   }
   return pairs;
 }
 
 constexpr DigitPairs kDigitPairs = make_digit_pairs();
+static_assert(std::endian::native == std::endian::little, "kDigitPairs holds little-endian pairs");
 
-// Writes the six characters of `rnd` to out[0..5].
+// Writes the six characters of `rnd` to out[0..5], and scratch to out[6..7].
 inline void write_exact_chars(char* out, int32_t rnd) {
   uint32_t magnitude = rnd < 0 ? 0u - static_cast<uint32_t>(rnd) : static_cast<uint32_t>(rnd);
-  const auto& table = kDigitPairs.chars[rnd < 0 ? 1 : 0];
+  const uint16_t* table = kDigitPairs.chars[rnd < 0 ? 1 : 0];
   uint32_t q1 = magnitude / 676;
   uint32_t q2 = magnitude / (676 * 676);
   uint32_t q3 = magnitude / (676 * 676 * 676);
-  std::memcpy(out, table[magnitude - 676 * q1], 2);
-  std::memcpy(out + 2, table[q1 - 676 * q2], 2);
-  std::memcpy(out + 4, table[q2 - 676 * q3], 2);
+  uint64_t chars = uint64_t{table[magnitude - 676 * q1]} | uint64_t{table[q1 - 676 * q2]} << 16 |
+                   uint64_t{table[q2 - 676 * q3]} << 32;
+  std::memcpy(out, &chars, 8);
 }
 
 // StringsGenerator.nextExtra and nextExactString: a string that brings a record of
@@ -180,7 +183,7 @@ std::string next_extra(JavaRandom& random, int current_size, int desired_average
   int size = remaining - delta + (delta == 0 ? 0 : random.next_int(2 * delta));
   // Whole groups of six, then cut to size: the reference draws a nextInt() for every
   // started group too.
-  std::string extra(static_cast<size_t>(size + 5), '\0');
+  std::string extra(static_cast<size_t>(size + 7), '\0');
   for (int i = 0; i < size; i += 6) write_exact_chars(extra.data() + i, random.next_int());
   extra.resize(static_cast<size_t>(size));
   return extra;
@@ -266,8 +269,7 @@ class EventMaker {
       : c_(config), channels_(channels), id_(id), timestamp_(timestamp), random_(random_seed) {}
 
   // PersonGenerator.nextPerson.
-  Person person() {
-    Person p;
+  void person(Person& p) {
     p.id = last_base0_person_id() + kFirstPersonId;
     std::string_view first = kFirstNames[random_.next_int(size_of(kFirstNames))];
     std::string_view last = kLastNames[random_.next_int(size_of(kLastNames))];
@@ -290,12 +292,10 @@ class EventMaker {
     size_t current_size = 8 + p.name.size() + p.email_address.size() + p.credit_card.size() +
                           p.city.size() + p.state.size();
     p.extra = next_extra(random_, static_cast<int>(current_size), c_.avg_person_byte_size);
-    return p;
   }
 
   // AuctionGenerator.nextAuction.
-  Auction auction() {
-    Auction a;
+  void auction(Auction& a) {
     a.id = last_base0_auction_id() + kFirstAuctionId;
     if (random_.next_int(c_.hot_sellers_ratio) > 0) {
       a.seller = (last_base0_person_id() / kHotSellerBatch) * kHotSellerBatch;
@@ -312,12 +312,10 @@ class EventMaker {
     a.reserve = a.initial_bid + next_price(random_);
     size_t current_size = 8 + a.item_name.size() + a.description.size() + 8 + 8 + 8 + 8 + 8;
     a.extra = next_extra(random_, static_cast<int>(current_size), c_.avg_auction_byte_size);
-    return a;
   }
 
   // BidGenerator.nextBid.
-  Bid bid() {
-    Bid b;
+  void bid(Bid& b) {
     if (random_.next_int(c_.hot_auction_ratio) > 0) {
       b.auction = (last_base0_auction_id() / kHotAuctionBatch) * kHotAuctionBatch;
     } else {
@@ -342,7 +340,6 @@ class EventMaker {
     }
     b.date_time = timestamp_;
     b.extra = next_extra(random_, 8 + 8 + 8 + 8, c_.avg_bid_byte_size);
-    return b;
   }
 
  private:
@@ -447,10 +444,21 @@ Event Generator::event(int64_t n) const {
                      ? id
                      : static_cast<int64_t>(static_cast<uint64_t>(id) ^ splitmix64(config_.seed));
   EventMaker maker(config_, *channels_, id, timestamp, seed);
+  // The record is made in place, in the event that is returned.
   int64_t rem = id % config_.total_proportion();
-  if (rem < config_.person_proportion) return Event{maker.person()};
-  if (rem < config_.person_proportion + config_.auction_proportion) return Event{maker.auction()};
-  return Event{maker.bid()};
+  if (rem < config_.person_proportion) {
+    Event event{decltype(Event::value)(std::in_place_type<Person>)};
+    maker.person(event.person());
+    return event;
+  }
+  if (rem < config_.person_proportion + config_.auction_proportion) {
+    Event event{decltype(Event::value)(std::in_place_type<Auction>)};
+    maker.auction(event.auction());
+    return event;
+  }
+  Event event{decltype(Event::value)(std::in_place_type<Bid>)};
+  maker.bid(event.bid());
+  return event;
 }
 
 }  // namespace eddy::nexmark
