@@ -2,8 +2,6 @@
 // to an independent port of the reference generator, the model's proportions, ids, hot
 // items, sizes and timestamps, and a source that yields exactly the generator's events at
 // any parallelism and across checkpoints and rescaling.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -14,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "connectors/nexmark/java_random.h"
 #include "eddy/eddy.h"
@@ -250,7 +250,8 @@ TEST(NexmarkGeneratorTest, IdsAndHotItemsFollowTheReferenceFormulas) {
     int64_t offset = n % 50;
     // The last person and auction generated at or before this event (base 0).
     int64_t last_person = epoch;
-    int64_t last_auction = offset == 0 ? 3 * epoch - 1 : 3 * epoch + std::min<int64_t>(offset - 1, 2);
+    int64_t last_auction =
+        offset == 0 ? 3 * epoch - 1 : 3 * epoch + std::min<int64_t>(offset - 1, 2);
     if (event.is_person()) {
       ASSERT_EQ(event.person().id, 1000 + epoch);
     } else if (event.is_auction()) {
@@ -319,8 +320,10 @@ TEST(NexmarkGeneratorTest, AverageSizesAreTheConfigured) {
       total[event.value.index()] += static_cast<double>(reference_size(event));
       ++count[event.value.index()];
     }
-    EXPECT_NEAR(total[0] / count[0], config.avg_person_byte_size, 0.03 * config.avg_person_byte_size);
-    EXPECT_NEAR(total[1] / count[1], config.avg_auction_byte_size, 0.03 * config.avg_auction_byte_size);
+    EXPECT_NEAR(total[0] / count[0], config.avg_person_byte_size,
+                0.03 * config.avg_person_byte_size);
+    EXPECT_NEAR(total[1] / count[1], config.avg_auction_byte_size,
+                0.03 * config.avg_auction_byte_size);
     EXPECT_NEAR(total[2] / count[2], config.avg_bid_byte_size, 0.03 * config.avg_bid_byte_size);
   }
 }
@@ -466,13 +469,16 @@ class FakeReaderContext final : public SourceReaderContext {
 class FakeEnumeratorContext final : public SplitEnumeratorContext {
  public:
   explicit FakeEnumeratorContext(int parallelism)
-      : parallelism_(parallelism), assigned(static_cast<size_t>(parallelism)),
+      : parallelism_(parallelism),
+        assigned(static_cast<size_t>(parallelism)),
         no_more(static_cast<size_t>(parallelism), false) {}
   int parallelism() const override { return parallelism_; }
   void assign_split(int subtask, std::unique_ptr<SourceSplit> split) override {
     assigned.at(static_cast<size_t>(subtask)).push_back(std::move(split));
   }
-  void signal_no_more_splits(int subtask) override { no_more.at(static_cast<size_t>(subtask)) = true; }
+  void signal_no_more_splits(int subtask) override {
+    no_more.at(static_cast<size_t>(subtask)) = true;
+  }
 
   int parallelism_;
   std::vector<SplitList> assigned;
@@ -486,7 +492,9 @@ struct Emitted {
 
 class RecordingOutput final : public Output<Event> {
  public:
-  void emit(Event&& value, Timestamp timestamp) override { records.push_back({std::move(value), timestamp}); }
+  void emit(Event&& value, Timestamp timestamp) override {
+    records.push_back({std::move(value), timestamp});
+  }
   void emit_watermark(Timestamp) override {}
   void emit_watermark_status(bool) override {}
   std::vector<Emitted> records;
@@ -500,7 +508,8 @@ struct Checkpoint {
 class SourceCluster {
  public:
   // A fresh start.
-  SourceCluster(const Source<Event>& source, int parallelism) : source_(source), enumerator_context_(parallelism) {
+  SourceCluster(const Source<Event>& source, int parallelism)
+      : source_(source), enumerator_context_(parallelism) {
     enumerator_ = source.create_enumerator(enumerator_context_);
     start_readers(parallelism, nullptr);
   }
@@ -509,7 +518,8 @@ class SourceCluster {
   SourceCluster(const Source<Event>& source, int parallelism, const Checkpoint& checkpoint)
       : source_(source), enumerator_context_(parallelism) {
     SplitList unassigned;
-    for (const auto& bytes : checkpoint.unassigned) unassigned.push_back(source.deserialize_split(bytes));
+    for (const auto& bytes : checkpoint.unassigned)
+      unassigned.push_back(source.deserialize_split(bytes));
     enumerator_ = source.restore_enumerator(enumerator_context_, std::move(unassigned));
     start_readers(parallelism, &checkpoint);
   }
@@ -535,16 +545,19 @@ class SourceCluster {
 
   Checkpoint checkpoint() {
     Checkpoint checkpoint;
-    for (const auto& split : enumerator_->snapshot_state()) checkpoint.unassigned.push_back(source_.serialize_split(*split));
+    for (const auto& split : enumerator_->snapshot_state())
+      checkpoint.unassigned.push_back(source_.serialize_split(*split));
     for (auto& reader : readers_) {
-      for (const auto& split : reader->snapshot_state()) checkpoint.readers.push_back(source_.serialize_split(*split));
+      for (const auto& split : reader->snapshot_state())
+        checkpoint.readers.push_back(source_.serialize_split(*split));
     }
     return checkpoint;
   }
 
   std::vector<Emitted> records() const {
     std::vector<Emitted> all;
-    for (const auto& out : recorded_) all.insert(all.end(), out->records.begin(), out->records.end());
+    for (const auto& out : recorded_)
+      all.insert(all.end(), out->records.begin(), out->records.end());
     return all;
   }
   FakeReaderContext& reader_context(size_t i) { return *contexts_[i]; }
@@ -607,7 +620,8 @@ int64_t number_of(const Emitted& record) { return record.event.timestamp() - kBa
 
 // The records must be exactly events 0 .. count - 1 of `generator`, each once, each with
 // its date_time as timestamp.
-void expect_exactly_the_events(const std::vector<Emitted>& records, const Generator& generator, int64_t count) {
+void expect_exactly_the_events(const std::vector<Emitted>& records, const Generator& generator,
+                               int64_t count) {
   ASSERT_EQ(static_cast<int64_t>(records.size()), count);
   std::vector<bool> seen(static_cast<size_t>(count), false);
   for (const Emitted& record : records) {
@@ -671,15 +685,18 @@ TEST(NexmarkSourceTest, AReaderWithSeveralEndlessSplitsReadsThemAll) {
   // the restore.
   std::map<int64_t, std::vector<int64_t>> by_split;
   for (const auto& records : {three.records(), one.records()}) {
-    for (const Emitted& record : records) by_split[number_of(record) % 3].push_back(number_of(record));
+    for (const Emitted& record : records)
+      by_split[number_of(record) % 3].push_back(number_of(record));
   }
   ASSERT_EQ(by_split.size(), 3u);
   for (auto& [k, numbers] : by_split) {
     std::sort(numbers.begin(), numbers.end());
-    for (size_t i = 0; i < numbers.size(); ++i) ASSERT_EQ(numbers[i], k + 3 * static_cast<int64_t>(i));
+    for (size_t i = 0; i < numbers.size(); ++i)
+      ASSERT_EQ(numbers[i], k + 3 * static_cast<int64_t>(i));
     EXPECT_GT(numbers.size(), 2u * 1024u) << "split " << k << " was not read after the restore";
   }
-  for (const Emitted& record : one.records()) ASSERT_EQ(record.event, Generator(config).event(number_of(record)));
+  for (const Emitted& record : one.records())
+    ASSERT_EQ(record.event, Generator(config).event(number_of(record)));
 }
 
 TEST(NexmarkSourceTest, RateLimitedReadersWaitForTheirShare) {
@@ -733,9 +750,12 @@ TEST(NexmarkSourceTest, SplitsRoundTripAndBadBytesAreRejected) {
   EXPECT_EQ(error_of("").rfind(prefix + "malformed bytes", 0), 0u) << error_of("");
   EXPECT_EQ(error_of(varints({1, 1, 3})).rfind(prefix + "malformed bytes", 0), 0u);
   EXPECT_EQ(error_of(varints({1, 1, 3, 1, 0})).rfind(prefix + "malformed bytes", 0), 0u);
-  EXPECT_EQ(error_of(varints({1, 3, 3, 3})), prefix + "split index 3 is not below the split count 3 (corrupt bytes)");
+  EXPECT_EQ(error_of(varints({1, 3, 3, 3})),
+            prefix + "split index 3 is not below the split count 3 (corrupt bytes)");
   EXPECT_EQ(error_of(varints({1, 0, 0, 0})).rfind(prefix + "split index 0 is not below", 0), 0u);
-  EXPECT_EQ(error_of(varints({1, 1, 3, 5})).rfind(prefix + "position 5 is not an event of split 1 of 3", 0), 0u)
+  EXPECT_EQ(error_of(varints({1, 1, 3, 5}))
+                .rfind(prefix + "position 5 is not an event of split 1 of 3", 0),
+            0u)
       << error_of(varints({1, 1, 3, 5}));
 
   // A split of another source cannot be checkpointed here.
@@ -778,6 +798,22 @@ TEST(NexmarkStreamsTest, EventsSplitIntoPersonsAuctionsAndBids) {
   EXPECT_EQ(lines(persons_out), expected[0]);
   EXPECT_EQ(lines(auctions_out), expected[1]);
   EXPECT_EQ(lines(bids_out), expected[2]);
+}
+
+TEST(NexmarkStreamsTest, EventTimeWindowsSeeTheEventsTimestamps) {
+  // 1000 events per second: each second of event time holds 20 blocks of 50 events, so 920
+  // bids; the splits' watermarks close every window.
+  StreamEnvironment env;
+  env.set_parallelism(3);
+  std::vector<int64_t> counts;
+  bids(events(env, config_with(5000)))
+      .map([](const Bid&) { return int64_t{1}; })
+      .window_all(TumblingEventTimeWindows::of(std::chrono::seconds(1)))
+      .reduce([](int64_t a, int64_t b) { return a + b; })
+      .sink_to(sinks::collect(counts));
+  JobResult result = env.execute();
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(counts, (std::vector<int64_t>{920, 920, 920, 920, 920}));
 }
 
 }  // namespace

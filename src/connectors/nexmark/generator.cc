@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cstdlib>
-#include <cstring>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <memory>
@@ -66,13 +66,13 @@ constexpr int kMinStringLength = 3;
 constexpr int kMaxStringLength = 100;
 
 constexpr std::string_view kUsStates[] = {"AZ", "CA", "ID", "OR", "WA", "WY"};
-constexpr std::string_view kUsCities[] = {"Phoenix", "Los Angeles", "San Francisco", "Boise",
-                                          "Portland", "Bend", "Redmond", "Seattle",
-                                          "Kent", "Cheyenne"};
-constexpr std::string_view kFirstNames[] = {"Peter", "Paul", "Luke", "John", "Saul", "Vicky",
-                                            "Kate", "Julie", "Sarah", "Deiter", "Walter"};
+constexpr std::string_view kUsCities[] = {"Phoenix",  "Los Angeles", "San Francisco", "Boise",
+                                          "Portland", "Bend",        "Redmond",       "Seattle",
+                                          "Kent",     "Cheyenne"};
+constexpr std::string_view kFirstNames[] = {"Peter", "Paul",  "Luke",  "John",   "Saul",  "Vicky",
+                                            "Kate",  "Julie", "Sarah", "Deiter", "Walter"};
 constexpr std::string_view kLastNames[] = {"Shultz", "Abrams", "Spencer", "White", "Bartels",
-                                           "Walton", "Smith", "Jones", "Noris"};
+                                           "Walton", "Smith",  "Jones",   "Noris"};
 constexpr std::string_view kHotChannels[] = {"Google", "Facebook", "Baidu", "Apple"};
 
 template <class T, size_t N>
@@ -215,7 +215,8 @@ std::shared_ptr<const BidChannels> make_bid_channels(uint64_t seed) {
     if (random.next_int(10) > 0) {
       // Math.abs(Integer.reverse(k)); Math.abs(Integer.MIN_VALUE) stays negative (k = 1).
       int32_t reversed = java_integer_reverse(k);
-      int64_t shown = reversed == std::numeric_limits<int32_t>::min() ? reversed : std::abs(reversed);
+      int64_t shown =
+          reversed == std::numeric_limits<int32_t>::min() ? reversed : std::abs(reversed);
       url += "&channel_id=";
       url += std::to_string(shown);
     }
@@ -386,8 +387,8 @@ class EventMaker {
   // AuctionGenerator.nextAuctionLengthMs: on average the time until num_in_flight_auctions
   // more auctions have been generated.
   int64_t next_auction_length_ms() {
-    int64_t events_for_auctions =
-        static_cast<int64_t>(c_.num_in_flight_auctions) * c_.total_proportion() / c_.auction_proportion;
+    int64_t events_for_auctions = static_cast<int64_t>(c_.num_in_flight_auctions) *
+                                  c_.total_proportion() / c_.auction_proportion;
     int64_t future_auction = timestamp_at(id_ + events_for_auctions);
     int64_t horizon_ms = future_auction - timestamp_;
     return 1 + next_long(random_, std::max<int64_t>(horizon_ms * 2, 1));

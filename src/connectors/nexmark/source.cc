@@ -68,14 +68,15 @@ std::unique_ptr<NexmarkSplit> deserialize_split(std::string_view bytes) {
     throw sources::internal::malformed_split(what, e);
   }
   if (count < 1 || index >= count) {
-    throw SerializationError(what + "split index " + std::to_string(index) + " is not below the split count " +
-                             std::to_string(count) + " (corrupt bytes)");
+    throw SerializationError(what + "split index " + std::to_string(index) +
+                             " is not below the split count " + std::to_string(count) +
+                             " (corrupt bytes)");
   }
   if (next < index || (next - index) % count != 0) {
-    throw SerializationError(what + "position " + std::to_string(next) + " is not an event of split " +
-                             std::to_string(index) + " of " + std::to_string(count) +
-                             " (events " + std::to_string(index) + " + k * " + std::to_string(count) +
-                             "; corrupt bytes)");
+    throw SerializationError(what + "position " + std::to_string(next) +
+                             " is not an event of split " + std::to_string(index) + " of " +
+                             std::to_string(count) + " (events " + std::to_string(index) +
+                             " + k * " + std::to_string(count) + "; corrupt bytes)");
   }
   return std::make_unique<NexmarkSplit>(static_cast<int>(index), static_cast<int>(count), next);
 }
@@ -132,7 +133,8 @@ class NexmarkReader final : public SourceReader<Event> {
   void start() override { context_.send_split_request(); }
 
   InputStatus poll_next(SourceOutput<Event>& output) override {
-    if (splits_.empty()) return no_more_splits_ ? InputStatus::kEndOfInput : InputStatus::kNothingAvailable;
+    if (splits_.empty())
+      return no_more_splits_ ? InputStatus::kEndOfInput : InputStatus::kNothingAvailable;
     int64_t budget = kBatch;
     if (rate_ > 0) {
       auto now = std::chrono::steady_clock::now();
@@ -142,7 +144,8 @@ class NexmarkReader final : public SourceReader<Event> {
       auto whole = static_cast<int64_t>(std::min(allowed, 9e18));
       if (emitted_ >= whole) {
         double wait_s = (static_cast<double>(emitted_ + 1) - allowed) / rate_;
-        context_.poll_again_after(std::chrono::nanoseconds(static_cast<int64_t>(std::min(wait_s, 1e9) * 1e9) + 1));
+        context_.poll_again_after(
+            std::chrono::nanoseconds(static_cast<int64_t>(std::min(wait_s, 1e9) * 1e9) + 1));
         return InputStatus::kNothingAvailable;
       }
       budget = std::min<int64_t>(budget, whole - emitted_);
@@ -211,9 +214,12 @@ class NexmarkSource final : public Source<Event> {
  public:
   explicit NexmarkSource(const GeneratorConfig& config) : generator_(config) {}
 
-  bool bounded() const override { return generator_.config().events != GeneratorConfig::kUnboundedEvents; }
+  bool bounded() const override {
+    return generator_.config().events != GeneratorConfig::kUnboundedEvents;
+  }
 
-  std::unique_ptr<SplitEnumerator> create_enumerator(SplitEnumeratorContext& context) const override {
+  std::unique_ptr<SplitEnumerator> create_enumerator(
+      SplitEnumeratorContext& context) const override {
     int count = std::max(context.parallelism(), 1);
     SplitList splits;
     for (int k = 0; k < count; ++k) splits.push_back(std::make_unique<NexmarkSplit>(k, count, k));

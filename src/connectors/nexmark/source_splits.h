@@ -17,7 +17,9 @@ class NexmarkSplit final : public SourceSplit {
   NexmarkSplit(int index, int count, int64_t next) : index_(index), count_(count), next_(next) {}
   std::string split_id() const override;
   std::string describe() const override;
-  std::unique_ptr<SourceSplit> clone() const override { return std::make_unique<NexmarkSplit>(*this); }
+  std::unique_ptr<SourceSplit> clone() const override {
+    return std::make_unique<NexmarkSplit>(*this);
+  }
 
   int index() const { return index_; }
   int count() const { return count_; }
