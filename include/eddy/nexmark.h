@@ -67,6 +67,7 @@ struct Auction {
 
 struct Bid {
   int64_t auction = 0;
+  // A person id + 1000: the reference adds FIRST_PERSON_ID twice, and so does Eddy.
   int64_t bidder = 0;
   int64_t price = 0;
   std::string channel;
@@ -102,8 +103,9 @@ struct GeneratorConfig {
   int64_t events = kUnboundedEvents;
   static constexpr int64_t kUnboundedEvents = INT64_MAX;
 
-  // Mixed into every per-event random seed. 0 gives the reference generator's events
-  // exactly (but for the base URLs of bids, which the reference draws unseeded).
+  // 0 gives the reference generator's events: each drawn from java.util.Random(event id),
+  // as Beam seeds it (but for the bid channels' URLs, which the reference draws unseeded
+  // and which come from Random(seed) here). Any other seed is mixed into every event's.
   uint64_t seed = 0;
 
   // Event time: event n has timestamp base_time_ms + n * 1e3 / events_per_second
@@ -123,7 +125,8 @@ struct GeneratorConfig {
   int avg_auction_byte_size = 500;
   int avg_bid_byte_size = 100;
 
-  // 1 - 1/ratio of bids go to a hot auction / come from a hot bidder; of auctions, to a hot seller.
+  // 1 - 1/ratio of bids go to a hot auction / come from a hot bidder; of auctions, to a
+  // hot seller.
   int hot_auction_ratio = 2;
   int hot_sellers_ratio = 4;
   int hot_bidders_ratio = 4;
@@ -146,6 +149,8 @@ struct GeneratorConfig {
 // The events of one config, by number. Cheap to copy; thread-safe.
 class Generator {
  public:
+  // Throws InvalidJobError for an invalid config (a rate that is not positive, a negative
+  // count or size, a ratio or group size below 1, proportions negative or all 0).
   explicit Generator(GeneratorConfig config);
   const GeneratorConfig& config() const { return config_; }
 
