@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -65,7 +66,8 @@ class Q3Join {
   }
   void operator()(Q3Input&& in, Collector<Q3Result>& out) {
     if (in.auction < 0) {
-      for (int64_t auction : auctions_->get()) out.collect(Q3Result{in.name, in.city, in.state, auction});
+      for (int64_t auction : auctions_->get())
+        out.collect(Q3Result{in.name, in.city, in.state, auction});
       persons_->add(Q3Person{std::move(in.name), std::move(in.city), std::move(in.state)});
     } else {
       for (Q3Person& p : persons_->get()) {
@@ -131,7 +133,8 @@ class Q4AuctionMax final : public KeyedProcessFunction<int64_t, Q4Input, Q4MaxCh
       // Its bids that arrived first no longer wait (their timers go before the auction's
       // own is set: they may share its time).
       std::vector<Q4PendingBid> pending = pending_->get();
-      for (const Q4PendingBid& b : pending) context.timer_service().delete_event_time_timer(b.date_time + 1);
+      for (const Q4PendingBid& b : pending)
+        context.timer_service().delete_event_time_timer(b.date_time + 1);
       pending_->clear();
       Q4Auction auction{in.category, in.date_time, in.expires};
       auction_->update(auction);
@@ -165,7 +168,8 @@ class Q4AuctionMax final : public KeyedProcessFunction<int64_t, Q4Input, Q4MaxCh
   }
 
  private:
-  void add_bid(const Q4Auction& auction, int64_t price, Timestamp date_time, Collector<Q4MaxChange>& out) {
+  void add_bid(const Q4Auction& auction, int64_t price, Timestamp date_time,
+               Collector<Q4MaxChange>& out) {
     if (date_time < auction.date_time || date_time > auction.expires) return;
     std::optional<int64_t> max = max_->value();
     if (max && price <= *max) return;
@@ -217,6 +221,19 @@ class Q4CategoryAverage final : public KeyedProcessFunction<int64_t, Q4MaxChange
 
 constexpr int64_t kQ5SizeMs = 10'000;
 constexpr int64_t kQ5SlideMs = 2'000;
+// Auctions are spread over this many groups, each of which finds its own top auctions per
+// window; the groups' tops are then combined.
+constexpr int64_t kQ5Groups = 128;
+
+// Bids are counted per auction in tumbling panes of one slide (2 s): a sliding window is
+// its five panes (as Flink slices hopping windows), so each bid is counted once, not five
+// times, and state holds a count per auction and pane, not per auction and window.
+struct Q5PaneCount {
+  int64_t auction = 0;
+  int64_t num = 0;
+  Timestamp pane_end = 0;
+  EDDY_SERIALIZE(auction, num, pane_end)
+};
 
 struct Q5Count {
   int64_t auction = 0;
@@ -225,8 +242,49 @@ struct Q5Count {
   EDDY_SERIALIZE(auction, num, window_end)
 };
 
-// Keyed by window end: the largest count so far and its auctions, emitted when the
-// watermark reaches the window's results' timestamp (all counts of the window are in).
+// Keyed by group: the pane counts of the group's auctions. When the watermark reaches a
+// window's end (its panes are all in), emits the group's auctions with the most bids in
+// that window, and drops the panes no later window holds.
+class Q5GroupTop final : public KeyedProcessFunction<int64_t, Q5PaneCount, Q5Count> {
+ public:
+  void open(RuntimeContext& context) override {
+    panes_ = &context.get_map_state(
+        MapStateDescriptor<std::pair<int64_t, Timestamp>, int64_t>("q5/panes"));
+  }
+  void process_element(const Q5PaneCount& in, Context& context, Collector<Q5Count>&) override {
+    // The pane window emits one count per auction and pane.
+    panes_->put({in.auction, in.pane_end}, in.num);
+    // The first window that holds this pane ends with it (window results carry end - 1).
+    context.timer_service().register_event_time_timer(in.pane_end - 1);
+  }
+  void on_timer(Timestamp time, OnTimerContext& context, Collector<Q5Count>& out) override {
+    Timestamp end = time + 1;
+    sums_.clear();
+    bool more = false;
+    for (const auto& [pane, n] : panes_->entries()) {
+      const auto& [auction, pane_end] = pane;
+      if (pane_end > end - kQ5SizeMs && pane_end <= end) sums_[auction] += n;
+      if (pane_end > end + kQ5SlideMs - kQ5SizeMs) {
+        more = true;  // in the next window too
+      } else {
+        panes_->remove(pane);
+      }
+    }
+    int64_t max = 0;
+    for (const auto& [auction, n] : sums_) max = std::max(max, n);
+    for (const auto& [auction, n] : sums_) {
+      if (n == max) out.collect(Q5Count{auction, n, end});
+    }
+    if (more) context.timer_service().register_event_time_timer(time + kQ5SlideMs);
+  }
+
+ private:
+  MapState<std::pair<int64_t, Timestamp>, int64_t>* panes_ = nullptr;
+  std::unordered_map<int64_t, int64_t> sums_;  // scratch: auction -> bids in the window
+};
+
+// Keyed by window end: the groups' top auctions, of which those with the most bids are
+// emitted when the watermark reaches the window's end.
 class Q5TopAuctions final : public KeyedProcessFunction<Timestamp, Q5Count, Q5Result> {
  public:
   void open(RuntimeContext& context) override {
@@ -246,7 +304,8 @@ class Q5TopAuctions final : public KeyedProcessFunction<Timestamp, Q5Count, Q5Re
   void on_timer(Timestamp, OnTimerContext& context, Collector<Q5Result>& out) override {
     Timestamp end = context.current_key();
     int64_t max = max_->value_or(0);
-    for (int64_t auction : auctions_->get()) out.collect(Q5Result{auction, max, end - kQ5SizeMs, end});
+    for (int64_t auction : auctions_->get())
+      out.collect(Q5Result{auction, max, end - kQ5SizeMs, end});
     max_->clear();
     auctions_->clear();
   }
@@ -290,7 +349,8 @@ class Q7Windows {
   std::string to_string() const { return "Q7Windows(" + std::to_string(kQ7SizeMs) + ")"; }
 
  private:
-  TumblingEventTimeWindows tumbling_ = TumblingEventTimeWindows::of(std::chrono::milliseconds(kQ7SizeMs));
+  TumblingEventTimeWindows tumbling_ =
+      TumblingEventTimeWindows::of(std::chrono::milliseconds(kQ7SizeMs));
 };
 
 // The highest price of the window so far, its bids, and the boundary bids that may still
@@ -551,7 +611,8 @@ DataStream<Q3Result> q3(const DataStream<Event>& events) {
         if (e.is_person()) {
           Person& p = e.person();
           if (p.state == "OR" || p.state == "ID" || p.state == "CA") {
-            out.collect(Q3Input{p.id, -1, std::move(p.name), std::move(p.city), std::move(p.state)});
+            out.collect(
+                Q3Input{p.id, -1, std::move(p.name), std::move(p.city), std::move(p.state)});
           }
         } else if (e.is_auction()) {
           const Auction& a = e.auction();
@@ -594,15 +655,18 @@ DataStream<Q5Result> q5(const DataStream<Event>& events) {
       })
       .name("q5: bid auctions")
       .key_by([](const Count& c) { return c.first; })
-      .window(SlidingEventTimeWindows::of(std::chrono::milliseconds(kQ5SizeMs),
-                                          std::chrono::milliseconds(kQ5SlideMs)))
+      .window(TumblingEventTimeWindows::of(std::chrono::milliseconds(kQ5SlideMs)))
       .sum<1>()
-      .name("q5: bids per auction and window")
+      .name("q5: bids per auction and pane")
       // Window results carry the window's end - 1.
-      .process([](const Count& c, ProcessContext<Count, Q5Count>& context, Collector<Q5Count>& out) {
-        out.collect(Q5Count{c.first, c.second, context.timestamp() + 1});
+      .process([](const Count& c, ProcessContext<Count, Q5PaneCount>& context,
+                  Collector<Q5PaneCount>& out) {
+        out.collect(Q5PaneCount{c.first, c.second, context.timestamp() + 1});
       })
-      .name("q5: window end")
+      .name("q5: pane end")
+      .key_by([](const Q5PaneCount& c) { return c.auction % kQ5Groups; })
+      .process(Q5GroupTop{})
+      .name("q5: top auctions per group and window")
       .key_by([](const Q5Count& c) { return c.window_end; })
       .process(Q5TopAuctions{})
       .name("q5: auctions with the most bids");
@@ -676,33 +740,36 @@ DataStream<Q9Result> q9(const DataStream<Event>& events) {
 // ---------------------------------------------------------------------------------------
 
 std::ostream& operator<<(std::ostream& os, const Q0Result& r) {
-  return os << "{auction " << r.auction << ", bidder " << r.bidder << ", price " << r.price << ", date_time "
-            << r.date_time << ", extra " << r.extra.size() << " bytes}";
+  return os << "{auction " << r.auction << ", bidder " << r.bidder << ", price " << r.price
+            << ", date_time " << r.date_time << ", extra " << r.extra.size() << " bytes}";
 }
 std::ostream& operator<<(std::ostream& os, const Q1Result& r) {
-  return os << "{auction " << r.auction << ", bidder " << r.bidder << ", price_milli " << r.price_milli
-            << ", date_time " << r.date_time << ", extra " << r.extra.size() << " bytes}";
+  return os << "{auction " << r.auction << ", bidder " << r.bidder << ", price_milli "
+            << r.price_milli << ", date_time " << r.date_time << ", extra " << r.extra.size()
+            << " bytes}";
 }
 std::ostream& operator<<(std::ostream& os, const Q2Result& r) {
   return os << "{auction " << r.auction << ", price " << r.price << "}";
 }
 std::ostream& operator<<(std::ostream& os, const Q3Result& r) {
-  return os << "{name '" << r.name << "', city '" << r.city << "', state " << r.state << ", id " << r.id << "}";
+  return os << "{name '" << r.name << "', city '" << r.city << "', state " << r.state << ", id "
+            << r.id << "}";
 }
 std::ostream& operator<<(std::ostream& os, const Q4Result& r) {
   return os << "{category " << r.category << ", average " << r.average << "}";
 }
 std::ostream& operator<<(std::ostream& os, const Q5Result& r) {
-  return os << "{auction " << r.auction << ", num " << r.num << ", window [" << r.window_start << ", "
-            << r.window_end << ")}";
+  return os << "{auction " << r.auction << ", num " << r.num << ", window [" << r.window_start
+            << ", " << r.window_end << ")}";
 }
 std::ostream& operator<<(std::ostream& os, const Q8Result& r) {
-  return os << "{id " << r.id << ", name '" << r.name << "', window_start " << r.window_start << "}";
+  return os << "{id " << r.id << ", name '" << r.name << "', window_start " << r.window_start
+            << "}";
 }
 std::ostream& operator<<(std::ostream& os, const Q9Result& r) {
-  return os << "{auction " << r.auction.id << " [" << r.auction.date_time << ", " << r.auction.expires
-            << "], bid {bidder " << r.bid.bidder << ", price " << r.bid.price << ", date_time " << r.bid.date_time
-            << "}}";
+  return os << "{auction " << r.auction.id << " [" << r.auction.date_time << ", "
+            << r.auction.expires << "], bid {bidder " << r.bid.bidder << ", price " << r.bid.price
+            << ", date_time " << r.bid.date_time << "}}";
 }
 
 void register_queries_a(std::vector<Query>& queries) {
