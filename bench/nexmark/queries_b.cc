@@ -13,7 +13,7 @@
 #include <cstdio>
 #include <memory>
 #include <span>
-#include <unordered_map>
+#include <stdexcept>
 #include <utility>
 
 namespace eddy::nexmark {
@@ -43,10 +43,10 @@ std::string format_day_number(int32_t day) {
 }
 
 std::string format_minute_of_day(int32_t minute) {
-  char text[8] = {
-      static_cast<char>('0' + minute / 600),     static_cast<char>('0' + minute / 60 % 10), ':',
-      static_cast<char>('0' + minute % 60 / 10), static_cast<char>('0' + minute % 10),      0};
-  return text;
+  const int32_t hours = minute / 60;
+  const int32_t minutes = minute % 60;
+  return {static_cast<char>('0' + hours / 10), static_cast<char>('0' + hours % 10), ':',
+          static_cast<char>('0' + minutes / 10), static_cast<char>('0' + minutes % 10)};
 }
 
 // Consecutive bids mostly fall on the same day: format it once per day change.
@@ -68,6 +68,7 @@ class DayFormatter {
 // The price ranks of q15-q17: 1 below 10'000, 2 below 1'000'000, 3 from there.
 int price_rank(int64_t price) { return price < 10'000 ? 1 : price < 1'000'000 ? 2 : 3; }
 
+// The transformations of a DataStream are not const; the handle is cheap to copy.
 DataStream<Event> mutable_stream(const DataStream<Event>& events) { return events; }
 
 // --- q11, q12 ---
@@ -132,14 +133,56 @@ struct StatsInput {
   EDDY_SERIALIZE(bidder, auction, price, minute)
 };
 
-// One group's statistics. The sets of count(distinct) are maps from a bidder (auction) to
-// the ranks it has bid in (bit r for rank r), so one lookup settles both the total and the
-// rank's distinct count.
+// The ids (bidders or auctions) a group has seen, each with the price ranks it was seen in
+// (bit r for rank r): the sets of count(distinct ...) and count(distinct ...) filter (...),
+// settled by one lookup per bid. An open-addressing table (linear probing over a power-of-two
+// array): std::unordered_map allocates a node per id, and most groups (q16's channels) stay
+// small while every bid of theirs brings new ids.
+class RankSets {
+ public:
+  // The ranks `id` was seen in, for update; 0 for an id not seen before, which the caller
+  // then gives at least one rank (a slot without ranks is empty).
+  uint8_t& ranks_of(int64_t id) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash_u64(static_cast<uint64_t>(id)) & mask;; i = (i + 1) & mask) {
+      Slot& slot = slots_[i];
+      if (slot.ranks == 0) {
+        slot.id = id;
+        ++size_;
+        return slot.ranks;
+      }
+      if (slot.id == id) return slot.ranks;
+    }
+  }
+
+  struct Slot {
+    int64_t id = 0;
+    uint8_t ranks = 0;
+    EDDY_SERIALIZE(id, ranks)
+  };
+  EDDY_SERIALIZE(slots_, size_)
+
+ private:
+  void grow() {
+    std::vector<Slot> old =
+        std::exchange(slots_, std::vector<Slot>(std::max<size_t>(8, 2 * slots_.size())));
+    size_ = 0;
+    for (const Slot& slot : old) {
+      if (slot.ranks != 0) ranks_of(slot.id) = slot.ranks;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  uint64_t size_ = 0;
+};
+
+// One group's statistics.
 struct BidStats {
   RankCounts counts;
   int32_t max_minute = -1;
-  std::unordered_map<int64_t, uint8_t> bidder_ranks;
-  std::unordered_map<int64_t, uint8_t> auction_ranks;
+  RankSets bidder_ranks;
+  RankSets auction_ranks;
   EDDY_SERIALIZE(counts, max_minute, bidder_ranks, auction_ranks)
 };
 
@@ -148,9 +191,8 @@ struct StatsView {
   int32_t max_minute = -1;
 };
 
-void count_distinct(std::unordered_map<int64_t, uint8_t>& seen, int64_t id, int rank,
-                    std::array<int64_t, 4>& distinct) {
-  uint8_t& ranks = seen[id];
+void count_distinct(RankSets& seen, int64_t id, int rank, std::array<int64_t, 4>& distinct) {
+  uint8_t& ranks = seen.ranks_of(id);
   if (ranks == 0) ++distinct[0];
   const auto bit = static_cast<uint8_t>(1u << rank);
   if ((ranks & bit) == 0) {
@@ -300,8 +342,8 @@ class TopBidsPerAuction {
   }
   void operator()(const Bid& bid, Collector<Q19Result>& out) {
     top_->add(bid);
-    std::optional<std::vector<Q19Result>> rows =
-        top_->get();  // (a range-for over *get() would dangle)
+    // Not a range-for over *top_->get(): the optional would be gone before the loop runs.
+    std::optional<std::vector<Q19Result>> rows = top_->get();
     for (Q19Result& row : *rows) out.collect(std::move(row));
   }
 
@@ -435,8 +477,9 @@ std::optional<std::string_view> split_index(std::string_view s, char separator, 
 std::vector<SideInputRow> default_side_input(int64_t rows) {
   std::vector<SideInputRow> side_input;
   side_input.reserve(static_cast<size_t>(std::max<int64_t>(rows, 0)));
-  for (int64_t key = 0; key < rows; ++key)
+  for (int64_t key = 0; key < rows; ++key) {
     side_input.push_back(SideInputRow{key, std::to_string(key)});
+  }
   return side_input;
 }
 

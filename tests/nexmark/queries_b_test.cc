@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -313,14 +314,15 @@ TEST_P(NexmarkQueriesB, Q11CountsBidsPerBidderSession) {
 
 TEST_P(NexmarkQueriesB, Q11SessionsMergeWhenBidsAreAtMostTheGapApart) {
   std::vector<Event> input = {
-      bid(1, 1, 10, 0),      bid(1, 2, 10, 5'000),
-      bid(1, 1, 10, 10'000),  // exactly the gap after bidder 1's first: the sessions touch, one
-                              // session
+      bid(1, 1, 10, 0),       // bidder 1
+      bid(1, 2, 10, 5'000),   // bidder 2: a session of its own
+      bid(1, 1, 10, 10'000),  // the gap after bidder 1's first: the sessions touch, one session
       bid(1, 1, 10, 20'001),  // 10'001 after: a new session
-      bid(1, 3, 10, 50'000), bid(1, 3, 10, 65'000),
-      bid(1, 3, 10, 58'000),  // out of order, before the watermark reaches it: bridges 50'000 and
-                              // 65'000
-      person(1, 70'000),     auction(1, 10, 71'000),
+      bid(1, 3, 10, 50'000),  // bidder 3
+      bid(1, 3, 10, 65'000),  // 15 s after: another session, for now
+      bid(1, 3, 10, 58'000),  // late, but before the watermark reaches it: bridges the two
+      person(1, 70'000),      // events that move the watermark on
+      auction(1, 10, 71'000),
   };
   std::vector<BidderWindowCount> expected = {
       {1, 2, 0, 20'000}, {1, 1, 20'001, 30'001}, {2, 1, 5'000, 15'000}, {3, 3, 50'000, 75'000}};
@@ -378,8 +380,9 @@ class ClockedEventSource final : public Source<Event> {
         output.collect(e);
         return InputStatus::kMoreAvailable;
       }
-      if (held_since_ == std::chrono::steady_clock::time_point{})
+      if (held_since_ == std::chrono::steady_clock::time_point{}) {
         held_since_ = std::chrono::steady_clock::now();
+      }
       if (!source_.released_->load() &&
           std::chrono::steady_clock::now() - held_since_ < std::chrono::seconds(20)) {
         source_.clock_->advance(10'000);
@@ -628,8 +631,9 @@ TEST_P(NexmarkQueriesB, Q16CountsPerChannelAndDayWithTheLatestMinute) {
   std::map<std::pair<std::string, std::string>, ExpectedStats> stats;
   for (const Bid& b : bids) stats[{b.channel, day_of(b.date_time)}].add(b);
   std::map<std::pair<std::string, std::string>, Q16Result> expected;
-  for (const auto& [key, s] : stats)
+  for (const auto& [key, s] : stats) {
     expected[key] = Q16Result{key.first, key.second, s.max_minute, s.counts()};
+  }
 
   std::vector<Q16Result> upserts = run_generated(&q16, config, GetParam());
   EXPECT_EQ(upserts.size(), bids.size());
@@ -707,9 +711,11 @@ TEST_P(NexmarkQueriesB, Q18KeepsTheLastBidPerBidderAndAuction) {
 // Order-dependent: at parallelism 1, where the bids of a key arrive in input order.
 TEST(NexmarkQueriesBInOrder, Q18IgnoresOlderBidsAndTakesTiesInArrivalOrder) {
   std::vector<Event> input = {
-      bid(1, 1, 10, 5'000, "a"), bid(1, 1, 20, 3'000, "b"),  // older: not the last bid
-      bid(1, 1, 30, 5'000, "c"),                             // as late as the last: replaces it
-      bid(2, 1, 40, 4'000, "d"), bid(1, 2, 50, 1'000, "e"),
+      bid(1, 1, 10, 5'000, "a"),  // the last so far
+      bid(1, 1, 20, 3'000, "b"),  // older: not the last bid
+      bid(1, 1, 30, 5'000, "c"),  // as late as the last: replaces it
+      bid(2, 1, 40, 4'000, "d"),  // another auction
+      bid(1, 2, 50, 1'000, "e"),  // another bidder
   };
   std::vector<std::string> channels;
   for (const Bid& b : run_events(&q18, input, 1)) channels.push_back(b.channel);
@@ -733,8 +739,9 @@ TEST_P(NexmarkQueriesB, Q19KeepsTheTop10BidsPerAuction) {
   for (auto& [id, bids] : by_auction) {
     std::stable_sort(bids.begin(), bids.end(),
                      [](const Bid& a, const Bid& b) { return a.price > b.price; });
-    for (size_t i = 0; i < bids.size() && i < 10; ++i)
+    for (size_t i = 0; i < bids.size() && i < 10; ++i) {
       expected[{id, i + 1}] = q19_row(bids[i], i + 1);
+    }
     full += bids.size() > 10 ? 1 : 0;
   }
   ASSERT_GT(full, 20u) << "auctions should get more than 10 bids";
@@ -758,8 +765,9 @@ TEST_P(NexmarkQueriesB, Q19KeepsTheTop10BidsPerAuction) {
 // Order-dependent: at parallelism 1, where the bids of an auction arrive in input order.
 TEST(NexmarkQueriesBInOrder, Q19ReRanksTheBidsBelowANewEntry) {
   std::vector<Event> input;
-  for (int i = 1; i <= 10; ++i)
+  for (int i = 1; i <= 10; ++i) {
     input.push_back(bid(1, i, i * 10, i * 1'000));  // bidder i bids 10 * i
+  }
   input.push_back(bid(1, 11, 55, 11'000));   // rank 6: ranks 6 .. 10 move, price 10 drops out
   input.push_back(bid(1, 12, 20, 12'000));   // equal to the lowest of a full top 10: not taken
   input.push_back(bid(1, 13, 100, 13'000));  // equal to the highest: after it, at rank 2
@@ -769,11 +777,13 @@ TEST(NexmarkQueriesBInOrder, Q19ReRanksTheBidsBelowANewEntry) {
   std::vector<Row> expected;
   for (int64_t i = 1; i <= 10; ++i) {
     // Each of the first 10 bids is the highest so far: it takes rank 1 and moves all others.
-    for (int64_t rank = 1; rank <= i; ++rank)
+    for (int64_t rank = 1; rank <= i; ++rank) {
       expected.emplace_back(rank, (i - rank + 1) * 10, i - rank + 1);
+    }
   }
-  for (Row r : {Row{6, 55, 11}, Row{7, 50, 5}, Row{8, 40, 4}, Row{9, 30, 3}, Row{10, 20, 2}})
+  for (Row r : {Row{6, 55, 11}, Row{7, 50, 5}, Row{8, 40, 4}, Row{9, 30, 3}, Row{10, 20, 2}}) {
     expected.push_back(r);
+  }
   for (Row r : {Row{2, 100, 13}, Row{3, 90, 9}, Row{4, 80, 8}, Row{5, 70, 7}, Row{6, 60, 6},
                 Row{7, 55, 11}, Row{8, 50, 5}, Row{9, 40, 4}, Row{10, 30, 3}}) {
     expected.push_back(r);
@@ -781,8 +791,9 @@ TEST(NexmarkQueriesBInOrder, Q19ReRanksTheBidsBelowANewEntry) {
   expected.emplace_back(1, 1, 14);
 
   std::vector<Row> actual;
-  for (const Q19Result& r : run_events(&q19, input, 1))
+  for (const Q19Result& r : run_events(&q19, input, 1)) {
     actual.emplace_back(r.rank_number, r.price, r.bidder);
+  }
   EXPECT_EQ(actual, expected);
 }
 
@@ -801,8 +812,9 @@ TEST_P(NexmarkQueriesB, Q20JoinsBidsWithTheirCategory10Auctions) {
   std::vector<Event> input = generate(config);
   std::multimap<int64_t, Auction> category_10;
   for (const Event& e : input) {
-    if (e.is_auction() && e.auction().category == 10)
+    if (e.is_auction() && e.auction().category == 10) {
       category_10.emplace(e.auction().id, e.auction());
+    }
   }
   std::vector<Q20Result> expected;
   for (const Event& e : input) {
