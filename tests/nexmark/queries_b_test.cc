@@ -67,11 +67,16 @@ std::vector<Bid> generated_bids(const GeneratorConfig& config) {
 template <class Query>
 using ResultOf = typename std::invoke_result_t<Query, const DataStream<Event>&>::value_type;
 
+// The state backends the stateful queries are checked on (q15/q16 lay their state out per
+// backend).
+constexpr const char* kBackends[] = {"heap", "rocksdb"};
+
 template <class Query>
 std::vector<ResultOf<Query>> run_generated(Query query, const GeneratorConfig& config,
-                                           int parallelism) {
+                                           int parallelism, const std::string& backend = "heap") {
   StreamEnvironment env;
   env.set_parallelism(parallelism);
+  env.config().state_backend.kind = backend;
   std::vector<ResultOf<Query>> results;
   query(events(env, config)).sink_to(sinks::collect(results));
   JobResult job = env.execute("nexmark test");
@@ -588,13 +593,16 @@ TEST_P(NexmarkQueriesB, Q15CountsBidsBiddersAndAuctionsPerDayAndRank) {
   for (const auto& [day, s] : stats) expected[day] = s.counts();
   ASSERT_EQ(expected.size(), 2u);
 
-  std::vector<Q15Result> upserts = run_generated(&q15, config, GetParam());
-  EXPECT_EQ(upserts.size(), bids.size()) << "one upsert per bid";
-  std::map<std::string, RankCounts> final_counts;
-  for (const auto& [day, row] : final_rows(upserts, [](const Q15Result& r) { return r.day; })) {
-    final_counts[day] = row.counts;
+  for (const char* backend : kBackends) {
+    SCOPED_TRACE(backend);
+    std::vector<Q15Result> upserts = run_generated(&q15, config, GetParam(), backend);
+    EXPECT_EQ(upserts.size(), bids.size()) << "one upsert per bid";
+    std::map<std::string, RankCounts> final_counts;
+    for (const auto& [day, row] : final_rows(upserts, [](const Q15Result& r) { return r.day; })) {
+      final_counts[day] = row.counts;
+    }
+    EXPECT_EQ(final_counts, expected);
   }
-  EXPECT_EQ(final_counts, expected);
 }
 
 // Order-dependent: at parallelism 1, where the bids of a key arrive in input order.
@@ -635,14 +643,17 @@ TEST_P(NexmarkQueriesB, Q16CountsPerChannelAndDayWithTheLatestMinute) {
     expected[key] = Q16Result{key.first, key.second, s.max_minute, s.counts()};
   }
 
-  std::vector<Q16Result> upserts = run_generated(&q16, config, GetParam());
-  EXPECT_EQ(upserts.size(), bids.size());
-  auto actual =
-      final_rows(upserts, [](const Q16Result& r) { return std::make_pair(r.channel, r.day); });
-  EXPECT_EQ(actual, expected);
   // The hot channels bid on both days, around the minutes 23:59 and 00:00.
-  EXPECT_EQ(actual[std::make_pair("Google", "2015-07-15")].minute, "23:59");
-  EXPECT_EQ(actual[std::make_pair("Google", "2015-07-16")].minute, "00:00");
+  ASSERT_EQ(expected[std::make_pair("Google", "2015-07-15")].minute, "23:59");
+  ASSERT_EQ(expected[std::make_pair("Google", "2015-07-16")].minute, "00:00");
+  for (const char* backend : kBackends) {
+    SCOPED_TRACE(backend);
+    std::vector<Q16Result> upserts = run_generated(&q16, config, GetParam(), backend);
+    EXPECT_EQ(upserts.size(), bids.size());
+    EXPECT_EQ(
+        final_rows(upserts, [](const Q16Result& r) { return std::make_pair(r.channel, r.day); }),
+        expected);
+  }
 }
 
 TEST_P(NexmarkQueriesB, Q17ComputesPriceStatisticsPerAuctionAndDay) {
@@ -698,14 +709,17 @@ TEST_P(NexmarkQueriesB, Q18KeepsTheLastBidPerBidderAndAuction) {
     ++bids;
   }
   ASSERT_LT(expected.size(), bids * 9 / 10) << "bidders should bid again on the same auctions";
-  std::vector<Bid> upserts = run_generated(&q18, config, GetParam());
-  if (GetParam() == 1) {
-    EXPECT_EQ(upserts.size(), bids) << "in time order, every bid is the latest when it comes";
-  } else {
-    EXPECT_LE(upserts.size(), bids) << "bids that arrive after a later one are not emitted";
+  for (const char* backend : kBackends) {
+    SCOPED_TRACE(backend);
+    std::vector<Bid> upserts = run_generated(&q18, config, GetParam(), backend);
+    if (GetParam() == 1) {
+      EXPECT_EQ(upserts.size(), bids) << "in time order, every bid is the latest when it comes";
+    } else {
+      EXPECT_LE(upserts.size(), bids) << "bids that arrive after a later one are not emitted";
+    }
+    EXPECT_EQ(final_rows(upserts, [](const Bid& b) { return std::make_pair(b.bidder, b.auction); }),
+              expected);
   }
-  EXPECT_EQ(final_rows(upserts, [](const Bid& b) { return std::make_pair(b.bidder, b.auction); }),
-            expected);
 }
 
 // Order-dependent: at parallelism 1, where the bids of a key arrive in input order.
@@ -746,19 +760,22 @@ TEST_P(NexmarkQueriesB, Q19KeepsTheTop10BidsPerAuction) {
   }
   ASSERT_GT(full, 20u) << "auctions should get more than 10 bids";
 
-  std::vector<Q19Result> upserts = run_generated(&q19, config, GetParam());
-  for (const Q19Result& r : upserts) ASSERT_TRUE(r.rank_number >= 1 && r.rank_number <= 10);
-  auto actual = final_rows(
-      upserts, [](const Q19Result& r) { return std::make_pair(r.auction, r.rank_number); });
-  if (GetParam() == 1) {
-    EXPECT_EQ(actual, expected);
-  } else {
-    // In parallel, bids of an auction arrive interleaved from the source subtasks, and equal
-    // prices rank by arrival: compare the price at each rank.
-    std::map<std::pair<int64_t, int64_t>, int64_t> actual_prices, expected_prices;
-    for (const auto& [key, r] : actual) actual_prices[key] = r.price;
-    for (const auto& [key, r] : expected) expected_prices[key] = r.price;
-    EXPECT_EQ(actual_prices, expected_prices);
+  for (const char* backend : kBackends) {
+    SCOPED_TRACE(backend);
+    std::vector<Q19Result> upserts = run_generated(&q19, config, GetParam(), backend);
+    for (const Q19Result& r : upserts) ASSERT_TRUE(r.rank_number >= 1 && r.rank_number <= 10);
+    auto actual = final_rows(
+        upserts, [](const Q19Result& r) { return std::make_pair(r.auction, r.rank_number); });
+    if (GetParam() == 1) {
+      EXPECT_EQ(actual, expected);
+    } else {
+      // In parallel, bids of an auction arrive interleaved from the source subtasks, and equal
+      // prices rank by arrival: compare the price at each rank.
+      std::map<std::pair<int64_t, int64_t>, int64_t> actual_prices, expected_prices;
+      for (const auto& [key, r] : actual) actual_prices[key] = r.price;
+      for (const auto& [key, r] : expected) expected_prices[key] = r.price;
+      EXPECT_EQ(actual_prices, expected_prices);
+    }
   }
 }
 
@@ -823,7 +840,11 @@ TEST_P(NexmarkQueriesB, Q20JoinsBidsWithTheirCategory10Auctions) {
     for (auto it = from; it != to; ++it) expected.push_back(expected_q20(e.bid(), it->second));
   }
   ASSERT_GT(expected.size(), 1'000u);
-  EXPECT_EQ(sorted(run_generated(&q20, config, GetParam())), sorted(expected));
+  expected = sorted(std::move(expected));
+  for (const char* backend : kBackends) {
+    SCOPED_TRACE(backend);
+    EXPECT_EQ(sorted(run_generated(&q20, config, GetParam(), backend)), expected);
+  }
 }
 
 TEST_P(NexmarkQueriesB, Q20JoinsWhicheverSideComesFirstOncePerPair) {
