@@ -82,7 +82,7 @@ bool is_append_only(std::string_view query) {
 constexpr const char* kUsage =
     "usage: eddy-nexmark (--query Q | --all [--queries Q1,Q2,...] [--out DIR])\n"
     "                    [--events N] [--parallelism P] [--repeat R] [--json] [--rate N]\n"
-    "                    [--seed S] [--baseline false] [runtime options]\n"
+    "                    [--event-rate N] [--seed S] [--baseline false] [runtime options]\n"
     "  --query Q        run one query (q0 ... q22)\n"
     "  --all            run every registered query (or those of --queries) and write\n"
     "                   results.md, results.json and chart.svg into --out DIR\n"
@@ -92,6 +92,8 @@ constexpr const char* kUsage =
     "  --repeat R       run baseline and engine R times, alternating; report the best\n"
     "  --json           one JSON object on stdout instead of text\n"
     "  --rate N         emit at most N events per second (event time follows N too)\n"
+    "  --event-rate N   event time advances N events per second (default 10000000);\n"
+    "                   emission stays as fast as possible\n"
     "  --seed S         generator seed (default 0: the reference generator's events)\n"
     "  --baseline false skip the hand-written baselines\n"
     "  runtime options are StreamEnvironment::from_args's (docs/configuration.md), e.g.\n"
@@ -133,16 +135,17 @@ constexpr std::string_view kRuntimeOptions[] = {
     "allow-non-restored-state",
 };
 constexpr std::string_view kRunnerOptions[] = {
-    "query", "queries", "all",  "out",      "events", "repeat",
-    "json",  "rate",    "seed", "baseline", "help",
+    "query", "queries", "all",        "out",  "events",   "repeat",
+    "json",  "rate",    "event-rate", "seed", "baseline", "help",
 };
 
 struct RunnerOptions {
   bench::Options common;  // events, parallelism, repeat, json; the environment
   std::vector<const nexmark::Query*> queries;
   bool all = false;
-  std::string out_dir;         // --all only
-  std::optional<double> rate;  // --rate
+  std::string out_dir;               // --all only
+  std::optional<double> rate;        // --rate
+  std::optional<double> event_rate;  // --event-rate
   uint64_t seed = 0;
   bool run_baseline = true;
   std::string state_backend = "heap";
@@ -219,6 +222,15 @@ RunnerOptions parse(int argc, char** argv) {
       if (!(rate > 0)) usage_error("option --rate must be a positive number of events per second");
       options.rate = rate;
     }
+    if (args.has("event-rate")) {
+      double rate = args.get_double("event-rate", 0);
+      if (!(rate > 0))
+        usage_error("option --event-rate must be a positive number of events per second");
+      if (options.rate)
+        usage_error(
+            "options --rate and --event-rate exclude each other (--rate sets event time too)");
+      options.event_rate = rate;
+    }
     int64_t seed = args.get_int("seed", 0);
     if (seed < 0) usage_error("option --seed must not be negative");
     options.seed = static_cast<uint64_t>(seed);
@@ -263,6 +275,7 @@ nexmark::GeneratorConfig generator_config(const RunnerOptions& options) {
     config.events_per_second = *options.rate;
     config.rate_limited = true;
   }
+  if (options.event_rate) config.events_per_second = *options.event_rate;
   return config;
 }
 
@@ -505,6 +518,8 @@ nlohmann::ordered_json to_json(const RunnerOptions& options, const QueryRun& run
   j["state_backend"] = options.state_backend;
   j["rate"] =
       options.rate ? nlohmann::ordered_json(*options.rate) : nlohmann::ordered_json(nullptr);
+  j["event_rate"] = options.event_rate ? nlohmann::ordered_json(*options.event_rate)
+                                       : nlohmann::ordered_json(nullptr);
   j["seed"] = options.seed;
   j["ok"] = run.ok();
   j["error"] = run.ok() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(run.error);
@@ -580,6 +595,7 @@ std::string markdown_table(const RunnerOptions& options, const std::vector<Query
   md << "- events: " << options.common.events << ", parallelism " << options.common.parallelism
      << ", state backend " << options.state_backend << ", best of " << options.common.repeat;
   if (options.rate) md << ", rate limited to " << *options.rate << " events/s";
+  if (options.event_rate) md << ", event time at " << *options.event_rate << " events/s";
   md << "\n\n";
   md << "| query | events | parallelism | events/s | events/s/core | baseline events/s | ratio | "
         "peak RSS | baseline peak RSS | results | baseline results | target/core | met |\n";
