@@ -401,7 +401,34 @@ class TopBidsPerAuction {
 
 constexpr int64_t kJoinedCategory = 10;
 
-Q20Result joined(Bid bid, const Auction& a) {
+// The columns of a category-10 auction that a result needs (its id is the key, its category
+// is 10).
+struct Q20Auction {
+  std::string item_name;
+  std::string description;
+  int64_t initial_bid = 0;
+  int64_t reserve = 0;
+  Timestamp date_time = 0;
+  Timestamp expires = 0;
+  int64_t seller = 0;
+  std::string extra;
+  EDDY_SERIALIZE(item_name, description, initial_bid, reserve, date_time, expires, seller, extra)
+};
+
+Q20Auction projected(Auction&& a) {
+  return Q20Auction{std::move(a.item_name),
+                    std::move(a.description),
+                    a.initial_bid,
+                    a.reserve,
+                    a.date_time,
+                    a.expires,
+                    a.seller,
+                    std::move(a.extra)};
+}
+
+// Moves the bid's and the auction's strings into the row (a caller that needs the auction
+// again passes a copy).
+Q20Result joined(Bid&& bid, Q20Auction&& a) {
   return Q20Result{bid.auction,
                    bid.bidder,
                    bid.price,
@@ -409,39 +436,62 @@ Q20Result joined(Bid bid, const Auction& a) {
                    std::move(bid.url),
                    bid.date_time,
                    std::move(bid.extra),
-                   a.item_name,
-                   a.description,
+                   std::move(a.item_name),
+                   std::move(a.description),
                    a.initial_bid,
                    a.reserve,
                    a.date_time,
                    a.expires,
                    a.seller,
-                   a.category,
-                   a.extra};
+                   kJoinedCategory,
+                   std::move(a.extra)};
 }
 
-// Both sides of the join in keyed state of the auction id: the bids, and the auctions of
-// category 10. Each record joins what the other side holds, then joins its own side.
+// The join in keyed state of the auction id, relying on what the Nexmark generator
+// guarantees: every auction id occurs once. So once an auction has been seen, a bid on it
+// joins at once (category 10) or never (any other category) and need not be kept; only bids
+// that come before their auction wait, and are joined or dropped when it arrives. State per
+// auction id: the projected columns of a category-10 auction, or a one-byte "seen" marker for
+// any other; plus the early bids until their auction arrives.
+//
+// A duplicate auction id (not produced by the generator) is ignored: the first auction with
+// an id wins, and later ones neither join nor replace it. (Flink's SQL join would join a bid
+// with every auction of its id, and so keeps every bid; bounding that needs state TTL.)
 class JoinBidsWithAuctions {
  public:
   void open(RuntimeContext& context) {
-    bids_ = &context.get_list_state(ListStateDescriptor<Bid>("bids"));
-    auctions_ = &context.get_list_state(ListStateDescriptor<Auction>("auctions"));
+    matching_ = &context.get_state(ValueStateDescriptor<Q20Auction>("q20/category 10 auction"));
+    seen_ = &context.get_state(ValueStateDescriptor<bool>("q20/other auction seen"));
+    early_bids_ = &context.get_list_state(ListStateDescriptor<Bid>("q20/bids before auction"));
   }
   void operator()(Event&& event, Collector<Q20Result>& out) {
     if (Bid* bid = std::get_if<Bid>(&event.value)) {
-      for (const Auction& auction : auctions_->get()) out.collect(joined(*bid, auction));
-      bids_->add(std::move(*bid));
-    } else {
-      Auction& auction = event.auction();
-      for (Bid& bid : bids_->get()) out.collect(joined(std::move(bid), auction));
-      auctions_->add(std::move(auction));
+      if (std::optional<Q20Auction> auction = matching_->value()) {
+        out.collect(joined(std::move(*bid), std::move(*auction)));
+      } else if (!seen_->value()) {
+        early_bids_->add(std::move(*bid));
+      }
+      return;
     }
+    Auction& auction = event.auction();
+    if (seen_->value() || matching_->value()) return;  // a duplicate id: the first one wins
+    if (auction.category == kJoinedCategory) {
+      Q20Auction columns = projected(std::move(auction));
+      for (Bid& bid : early_bids_->get()) {
+        Q20Auction copy = columns;
+        out.collect(joined(std::move(bid), std::move(copy)));
+      }
+      matching_->update(std::move(columns));
+    } else {
+      seen_->update(true);
+    }
+    early_bids_->clear();
   }
 
  private:
-  ListState<Bid>* bids_ = nullptr;
-  ListState<Auction>* auctions_ = nullptr;
+  ValueState<Q20Auction>* matching_ = nullptr;
+  ValueState<bool>* seen_ = nullptr;
+  ListState<Bid>* early_bids_ = nullptr;
 };
 
 // --- q21, q22 ---
@@ -639,11 +689,11 @@ DataStream<Q19Result> q19(const DataStream<Event>& events) {
 }
 
 DataStream<Q20Result> q20(const DataStream<Event>& events) {
+  // All auctions pass (each marks its id as seen), so that a bid on an auction of another
+  // category is dropped rather than kept.
   return mutable_stream(events)
-      .filter([](const Event& e) {
-        return e.is_bid() || (e.is_auction() && e.auction().category == kJoinedCategory);
-      })
-      .name("bids and auctions of category 10")
+      .filter([](const Event& e) { return e.is_bid() || e.is_auction(); })
+      .name("bids and auctions")
       .key_by([](const Event& e) { return e.is_bid() ? e.bid().auction : e.auction().id; })
       .flat_map(JoinBidsWithAuctions{})
       .name("join");
@@ -702,7 +752,7 @@ void register_queries_b(std::vector<Query>& queries) {
   add("q18", "last bid per bidder and auction (deduplication)",
       [](const DataStream<Event>& e) { return q18(e); });
   add("q19", "top 10 bids per auction (top-N)", [](const DataStream<Event>& e) { return q19(e); });
-  add("q20", "bids joined with auctions of category 10 (unbounded join)",
+  add("q20", "bids joined with auctions of category 10 (join on unique auction ids)",
       [](const DataStream<Event>& e) { return q20(e); });
   add("q21", "channel id from channel or URL (regular expression)",
       [](const DataStream<Event>& e) { return q21(e); });

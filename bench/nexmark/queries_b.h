@@ -215,9 +215,11 @@ struct Q20Result {
   bool operator==(const Q20Result&) const = default;
 };
 
-// q20 "expand bid with auction": each bid joined with the auctions of category 10 with its
-// auction id (an unbounded inner join of the two append-only streams: each matching pair
-// once, when the later of the two arrives).
+// q20 "expand bid with auction": each bid joined with the auction of category 10 with its
+// auction id (an inner join of the two append-only streams: each matching pair once, when
+// the later of the two arrives). Relies on auction ids being unique, as the generator
+// guarantees: only bids that come before their auction are kept, and a later auction with
+// an id already seen is ignored (the first one wins).
 DataStream<Q20Result> q20(const DataStream<Event>& events);
 
 // --- q21, q22: string functions ------------------------------------------------------------

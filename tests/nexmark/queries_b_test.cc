@@ -847,22 +847,25 @@ TEST_P(NexmarkQueriesB, Q20JoinsBidsWithTheirCategory10Auctions) {
   }
 }
 
-TEST_P(NexmarkQueriesB, Q20JoinsWhicheverSideComesFirstOncePerPair) {
+TEST_P(NexmarkQueriesB, Q20JoinsWhicheverSideComesFirstAndIgnoresDuplicateAuctionIds) {
   std::vector<Event> input = {
       bid(1, 1, 100, 1'000),  // before its auction
       auction(1, 10, 2'000),
       bid(1, 2, 200, 3'000),  // after it
       auction(2, 11, 4'000),  // another category: never joined
       bid(2, 3, 300, 5'000),
-      auction(1, 10, 6'000),  // a second auction with id 1 joins both earlier bids
+      bid(3, 4, 400, 5'500),  // before an auction of another category: dropped when it comes
+      auction(3, 12, 5'600),
+      auction(1, 10, 6'000),  // a duplicate id (the generator makes none): ignored
+      bid(1, 5, 500, 6'500),  // joins the first auction with id 1 only
+      auction(2, 10, 6'600),  // a duplicate of a non-category-10 id: ignored too
+      bid(2, 6, 600, 6'700),
       person(5, 7'000),
   };
   Auction first = auction(1, 10, 2'000).auction();
-  Auction second = auction(1, 10, 6'000).auction();
-  Bid b1 = bid(1, 1, 100, 1'000).bid();
-  Bid b2 = bid(1, 2, 200, 3'000).bid();
-  std::vector<Q20Result> expected = {expected_q20(b1, first), expected_q20(b2, first),
-                                     expected_q20(b1, second), expected_q20(b2, second)};
+  std::vector<Q20Result> expected = {expected_q20(bid(1, 1, 100, 1'000).bid(), first),
+                                     expected_q20(bid(1, 2, 200, 3'000).bid(), first),
+                                     expected_q20(bid(1, 5, 500, 6'500).bid(), first)};
   EXPECT_EQ(sorted(run_events(&q20, input, GetParam())), sorted(expected));
 }
 
