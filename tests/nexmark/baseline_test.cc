@@ -17,6 +17,7 @@
 
 #include "eddy/eddy.h"
 #include "eddy/nexmark.h"
+#include "nexmark/nexmark_test_util.h"
 #include "queries.h"
 #include "queries_b.h"
 
@@ -24,6 +25,7 @@ namespace eddy::nexmark {
 namespace {
 
 namespace bl = baseline;
+using test_support::generate;
 
 // 2 ms of event time at the default rate: every window query sees one window.
 GeneratorConfig dense_config() {
@@ -46,14 +48,6 @@ GeneratorConfig shuffled_config() {
   GeneratorConfig config = spread_config();
   config.out_of_order_group_size = 200;
   return config;
-}
-
-std::vector<Event> generate(const GeneratorConfig& config) {
-  Generator generator(config);
-  std::vector<Event> events;
-  events.reserve(static_cast<size_t>(config.events));
-  for (int64_t n = 0; n < config.events; ++n) events.push_back(generator.event(n));
-  return events;
 }
 
 std::vector<Bid> bids_of(const std::vector<Event>& events) {

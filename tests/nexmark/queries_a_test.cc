@@ -18,9 +18,14 @@
 
 #include "eddy/eddy.h"
 #include "eddy/nexmark.h"
+#include "nexmark/nexmark_test_util.h"
 
 namespace eddy::nexmark {
 namespace {
+
+using test_support::generate;
+using test_support::run_events;
+using test_support::run_generated;
 
 // ---------------------------------------------------------------------------------------
 // Running a query
@@ -33,63 +38,6 @@ GeneratorConfig small_config(int64_t events = 25'000) {
   config.events = events;
   config.events_per_second = 500;
   return config;
-}
-
-std::vector<Event> generate(const GeneratorConfig& config) {
-  Generator generator(config);
-  std::vector<Event> events;
-  events.reserve(static_cast<size_t>(config.events));
-  for (int64_t n = 0; n < config.events; ++n) events.push_back(generator.event(n));
-  return events;
-}
-
-template <class R>
-std::vector<R> run_generated(DataStream<R> (*query)(const DataStream<Event>&),
-                             const GeneratorConfig& config, int parallelism) {
-  StreamEnvironment env;
-  env.set_parallelism(parallelism);
-  std::vector<R> results;
-  query(events(env, config)).sink_to(sinks::collect(results));
-  JobResult job = env.execute("nexmark test");
-  EXPECT_TRUE(job.ok()) << job.error;
-  return results;
-}
-
-// Watermarks that trail each event's timestamp by `delay` (punctuated, so that the test
-// does not depend on the wall clock).
-class TrailingWatermarks final : public WatermarkGenerator<Event> {
- public:
-  explicit TrailingWatermarks(int64_t delay) : delay_(delay) {}
-  void on_event(const Event&, Timestamp timestamp, WatermarkOutput& output) override {
-    if (timestamp - delay_ > last_) {
-      last_ = timestamp - delay_;
-      output.emit_watermark(last_);
-    }
-  }
-  void on_periodic_emit(WatermarkOutput&) override {}
-
- private:
-  int64_t delay_;
-  Timestamp last_ = kNoTimestamp;
-};
-
-// Hand-written events, in the given order, with their date_time as event time and
-// watermarks `delay` behind the latest.
-template <class R>
-std::vector<R> run_events(DataStream<R> (*query)(const DataStream<Event>&),
-                          std::vector<Event> input, int parallelism, int64_t delay = 4000) {
-  StreamEnvironment env;
-  env.set_parallelism(parallelism);
-  env.config().auto_watermark_interval = std::chrono::milliseconds(0);
-  auto strategy = WatermarkStrategy<Event>::for_generator([delay] {
-                    return std::make_unique<TrailingWatermarks>(delay);
-                  }).with_timestamp_assigner([](const Event& e) { return e.timestamp(); });
-  std::vector<R> results;
-  query(env.from_collection(std::move(input)).assign_timestamps_and_watermarks(strategy))
-      .sink_to(sinks::collect(results));
-  JobResult job = env.execute("nexmark test");
-  EXPECT_TRUE(job.ok()) << job.error;
-  return results;
 }
 
 Event person(int64_t id, std::string name, std::string state, Timestamp t,

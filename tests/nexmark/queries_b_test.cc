@@ -27,9 +27,15 @@
 
 #include "eddy/eddy.h"
 #include "eddy/nexmark.h"
+#include "nexmark/nexmark_test_util.h"
 
 namespace eddy::nexmark {
 namespace {
+
+using test_support::generate;
+using test_support::ResultOf;
+using test_support::run_events;
+using test_support::run_generated;
 
 constexpr Timestamp kBaseTime = 1'436'918'400'000;  // 2015-07-15T00:00:00Z
 constexpr int64_t kHour = 3'600'000;
@@ -48,14 +54,6 @@ GeneratorConfig config_of(int64_t events, double events_per_second,
   return config;
 }
 
-std::vector<Event> generate(const GeneratorConfig& config) {
-  Generator generator(config);
-  std::vector<Event> events;
-  events.reserve(static_cast<size_t>(config.events));
-  for (int64_t n = 0; n < config.events; ++n) events.push_back(generator.event(n));
-  return events;
-}
-
 std::vector<Bid> generated_bids(const GeneratorConfig& config) {
   std::vector<Bid> bids;
   for (Event& e : generate(config)) {
@@ -64,62 +62,9 @@ std::vector<Bid> generated_bids(const GeneratorConfig& config) {
   return bids;
 }
 
-template <class Query>
-using ResultOf = typename std::invoke_result_t<Query, const DataStream<Event>&>::value_type;
-
 // The state backends the stateful queries are checked on (q15/q16 lay their state out per
 // backend).
 constexpr const char* kBackends[] = {"heap", "rocksdb"};
-
-template <class Query>
-std::vector<ResultOf<Query>> run_generated(Query query, const GeneratorConfig& config,
-                                           int parallelism, const std::string& backend = "heap") {
-  StreamEnvironment env;
-  env.set_parallelism(parallelism);
-  env.config().state_backend.kind = backend;
-  std::vector<ResultOf<Query>> results;
-  query(events(env, config)).sink_to(sinks::collect(results));
-  JobResult job = env.execute("nexmark test");
-  EXPECT_TRUE(job.ok()) << job.error;
-  return results;
-}
-
-// Watermarks that trail each event's timestamp by `delay` (punctuated, so that the test does
-// not depend on the wall clock).
-class TrailingWatermarks final : public WatermarkGenerator<Event> {
- public:
-  explicit TrailingWatermarks(int64_t delay) : delay_(delay) {}
-  void on_event(const Event&, Timestamp timestamp, WatermarkOutput& output) override {
-    if (timestamp - delay_ > last_) {
-      last_ = timestamp - delay_;
-      output.emit_watermark(last_);
-    }
-  }
-  void on_periodic_emit(WatermarkOutput&) override {}
-
- private:
-  int64_t delay_;
-  Timestamp last_ = kNoTimestamp;
-};
-
-// Hand-written events, in the given order, with their date_time as event time and
-// watermarks `delay` behind the latest.
-template <class Query>
-std::vector<ResultOf<Query>> run_events(Query query, std::vector<Event> input, int parallelism,
-                                        int64_t delay = 4000) {
-  StreamEnvironment env;
-  env.set_parallelism(parallelism);
-  env.config().auto_watermark_interval = std::chrono::milliseconds(0);
-  auto strategy = WatermarkStrategy<Event>::for_generator([delay] {
-                    return std::make_unique<TrailingWatermarks>(delay);
-                  }).with_timestamp_assigner([](const Event& e) { return e.timestamp(); });
-  std::vector<ResultOf<Query>> results;
-  query(env.from_collection(std::move(input)).assign_timestamps_and_watermarks(strategy))
-      .sink_to(sinks::collect(results));
-  JobResult job = env.execute("nexmark test");
-  EXPECT_TRUE(job.ok()) << job.error;
-  return results;
-}
 
 Event bid(int64_t auction, int64_t bidder, int64_t price, Timestamp t, std::string channel = "web",
           std::string url = "", std::string extra = "") {
