@@ -282,10 +282,9 @@ nexmark::GeneratorConfig generator_config(const RunnerOptions& options) {
 // --- Progress on stderr ---
 
 // Draws a progress bar on stderr (only when it is a terminal) from a thread of its own, a few
-// times a second. A phase either counts its events exactly (the baselines publish a counter
-// every few thousand events) or, for the engine, whose source cannot be observed from
-// outside the query, is estimated from the time it is expected to take; the bar then says
-// "~" and stops at 99 % until the phase ends.
+// times a second, from a count of the events generated: the baselines publish a counter
+// every few thousand events, the engine's source every batch
+// (GeneratorConfig::emitted_events).
 class ProgressBar {
  public:
   explicit ProgressBar(bool enabled) : enabled_(enabled) {
@@ -304,10 +303,7 @@ class ProgressBar {
   ProgressBar& operator=(const ProgressBar&) = delete;
 
   void start_counted(std::string label, int64_t total, const std::atomic<int64_t>* done) {
-    start(std::move(label), total, done, 0);
-  }
-  void start_estimated(std::string label, double expected_seconds) {
-    start(std::move(label), 0, nullptr, expected_seconds);
+    start(std::move(label), total, done);
   }
   void stop() {
     if (!enabled_) return;
@@ -318,13 +314,12 @@ class ProgressBar {
   }
 
  private:
-  void start(std::string label, int64_t total, const std::atomic<int64_t>* done, double expected) {
+  void start(std::string label, int64_t total, const std::atomic<int64_t>* done) {
     if (!enabled_) return;
     std::lock_guard<std::mutex> lock(mutex_);
     label_ = std::move(label);
     total_ = total;
     done_ = done;
-    expected_seconds_ = expected;
     started_ = std::chrono::steady_clock::now();
     active_ = true;
   }
@@ -337,20 +332,17 @@ class ProgressBar {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
       if (elapsed < 1.0) continue;  // short phases draw nothing
       double fraction = 0;
-      bool estimated = done_ == nullptr;
-      if (!estimated && total_ > 0) {
+      if (total_ > 0) {
         fraction = static_cast<double>(done_->load(std::memory_order_relaxed)) /
                    static_cast<double>(total_);
-      } else if (expected_seconds_ > 0) {
-        fraction = std::min(0.99, elapsed / expected_seconds_);
       }
       fraction = std::clamp(fraction, 0.0, 1.0);
       constexpr int kWidth = 30;
       int filled = static_cast<int>(fraction * kWidth);
       std::string bar(static_cast<size_t>(filled), '#');
       bar.append(static_cast<size_t>(kWidth - filled), '.');
-      std::fprintf(stderr, "\r\033[K%s [%s] %s%3.0f%%  %.1f s", label_.c_str(), bar.c_str(),
-                   estimated ? "~" : " ", fraction * 100, elapsed);
+      std::fprintf(stderr, "\r\033[K%s [%s] %3.0f%%  %.1f s", label_.c_str(), bar.c_str(),
+                   fraction * 100, elapsed);
       std::fflush(stderr);
       drawn_ = true;
     }
@@ -367,7 +359,6 @@ class ProgressBar {
   std::string label_;
   int64_t total_ = 0;
   const std::atomic<int64_t>* done_ = nullptr;
-  double expected_seconds_ = 0;
   std::chrono::steady_clock::time_point started_;
 };
 
@@ -407,15 +398,6 @@ struct QueryRun {
   }
 };
 
-double expected_engine_seconds(const RunnerOptions& options, const QueryRun& run) {
-  if (run.engine.runs > 0) return run.engine.best.seconds;
-  auto events = static_cast<double>(options.common.events);
-  if (options.rate) return events / *options.rate;
-  if (run.target) return events / (*run.target * options.common.parallelism);
-  if (run.baseline) return run.baseline->best.seconds * 3;
-  return 10;
-}
-
 QueryRun run_query(const RunnerOptions& options, const nexmark::Query& query,
                    ProgressBar& progress) {
   QueryRun run;
@@ -441,9 +423,12 @@ QueryRun run_query(const RunnerOptions& options, const nexmark::Query& query,
     }
 
     eddy::StreamEnvironment env = options.common.make_environment();
-    query.build(env, config);
+    nexmark::GeneratorConfig engine_config = config;
+    engine_config.emitted_events = std::make_shared<std::atomic<int64_t>>(0);
+    query.build(env, engine_config);
     eddy::JobResult result;
-    progress.start_estimated(query.name + " engine", expected_engine_seconds(options, run));
+    progress.start_counted(query.name + " engine", config.events,
+                           engine_config.emitted_events.get());
     bench::Measurement m = bench::measure([&] { result = env.execute("nexmark " + query.name); });
     progress.stop();
     if (result.status != eddy::JobStatus::kFinished) {

@@ -14,6 +14,7 @@
 // the same config gives the same events at any parallelism, in any run.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -142,6 +143,10 @@ struct GeneratorConfig {
   // Watermarks of the source trail the highest timestamp by this much (the reference
   // suite declares `WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND`).
   int64_t watermark_delay_ms = 4000;
+
+  // Progress, for runners: when set, the source adds the events it has emitted, once per
+  // batch of about a thousand (a restarted job counts replayed events again).
+  std::shared_ptr<std::atomic<int64_t>> emitted_events;
 
   int total_proportion() const { return person_proportion + auction_proportion + bid_proportion; }
 };

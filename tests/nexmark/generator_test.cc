@@ -345,8 +345,12 @@ TEST(NexmarkGeneratorTest, SameSeedSameEventsOtherSeedOtherEvents) {
     // The seed changes the fields, not the structure: kinds, ids and times stay.
     ASSERT_EQ(event.value.index(), other.value.index());
     ASSERT_EQ(event.timestamp(), other.timestamp());
-    if (event.is_person()) ASSERT_EQ(event.person().id, other.person().id);
-    if (event.is_auction()) ASSERT_EQ(event.auction().id, other.auction().id);
+    if (event.is_person()) {
+      ASSERT_EQ(event.person().id, other.person().id);
+    }
+    if (event.is_auction()) {
+      ASSERT_EQ(event.auction().id, other.auction().id);
+    }
     if (event.is_bid()) urls_seed0.insert(event.bid().url), urls_seed1.insert(other.bid().url);
     if (!(event == other)) ++differing;
   }
@@ -420,8 +424,12 @@ TEST(NexmarkGeneratorTest, OtherProportions) {
   for (int64_t n = 0; n < 1000; ++n) {
     Event event = generator.event(n);
     ++kinds[event.value.index()];
-    if (event.is_person()) ASSERT_EQ(event.person().id, next_person++);
-    if (event.is_auction()) ASSERT_EQ(event.auction().id, next_auction++);
+    if (event.is_person()) {
+      ASSERT_EQ(event.person().id, next_person++);
+    }
+    if (event.is_auction()) {
+      ASSERT_EQ(event.auction().id, next_auction++);
+    }
   }
   EXPECT_EQ(kinds[0], 200);
   EXPECT_EQ(kinds[1], 100);
@@ -652,6 +660,19 @@ TEST(NexmarkSourceTest, AnyParallelismYieldsExactlyTheGeneratorsEvents) {
   EXPECT_TRUE(empty.records().empty());
 }
 
+TEST(NexmarkSourceTest, CountsTheEventsItEmitsForProgress) {
+  for (int parallelism : {1, 3}) {
+    GeneratorConfig config = config_with(3001);
+    config.emitted_events = std::make_shared<std::atomic<int64_t>>(0);
+    SourceCluster cluster(*source(config), parallelism);
+    cluster.poll_round();
+    int64_t after_one_round = config.emitted_events->load();
+    EXPECT_EQ(after_one_round, static_cast<int64_t>(cluster.records().size()));
+    cluster.run_to_end();
+    EXPECT_EQ(config.emitted_events->load(), 3001) << "parallelism " << parallelism;
+  }
+}
+
 TEST(NexmarkSourceTest, CheckpointAndRestoreAtAnyParallelismLosesAndRepeatsNothing) {
   GeneratorConfig config = config_with(5000);
   auto nexmark = source(config);
@@ -663,7 +684,9 @@ TEST(NexmarkSourceTest, CheckpointAndRestoreAtAnyParallelismLosesAndRepeatsNothi
       SourceCluster first(*nexmark, before);
       for (int i = 0; i < rounds; ++i) first.poll_round();
       Checkpoint checkpoint = first.checkpoint();
-      if (rounds == 0) EXPECT_EQ(checkpoint.unassigned.size(), static_cast<size_t>(before));
+      if (rounds == 0) {
+        EXPECT_EQ(checkpoint.unassigned.size(), static_cast<size_t>(before));
+      }
       SourceCluster second(*nexmark, after, checkpoint);
       second.run_to_end();
       std::vector<Emitted> all = first.records();

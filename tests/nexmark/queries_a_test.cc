@@ -282,7 +282,9 @@ TEST_P(NexmarkQueriesA, Q4EmitsOnlyWhenTheAverageChanges) {
   };
   std::vector<Q4Result> results = run_events(&q4, input, GetParam());
   EXPECT_EQ(final_averages(results), (std::map<int64_t, int64_t>{{20, 101}}));
-  if (GetParam() == 1) EXPECT_EQ(results, (std::vector<Q4Result>{{20, 100}, {20, 101}}));
+  if (GetParam() == 1) {
+    EXPECT_EQ(results, (std::vector<Q4Result>{{20, 100}, {20, 101}}));
+  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -157,6 +157,7 @@ class NexmarkReader final : public SourceReader<Event> {
     const int64_t stride = split.count();
     SourceOutput<Event>& out = output.for_split(split.split_id());
     int64_t n = split.next();
+    const int64_t emitted_before = emitted_;
     bool exhausted = false;
     for (int64_t i = 0; i < budget; ++i) {
       if (n >= end) {
@@ -174,6 +175,9 @@ class NexmarkReader final : public SourceReader<Event> {
       n += stride;
     }
     split.advance_to(n);
+    if (const auto& counter = generator_.config().emitted_events) {
+      counter->fetch_add(emitted_ - emitted_before, std::memory_order_relaxed);
+    }
     if (exhausted || n >= end) {
       output.release_split(split.split_id());
       splits_.erase(splits_.begin() + static_cast<std::ptrdiff_t>(cursor_));
