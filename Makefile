@@ -40,7 +40,7 @@ FORMAT_DIRS = include src tests examples bench
 SOURCES_TO_FORMAT = find $(FORMAT_DIRS) -type f \( -name '*.h' -o -name '*.cc' \) -print0
 
 .DEFAULT_GOAL := build
-.PHONY: help setup setup-dev configure build demo test soak asan tsan bench install clean \
+.PHONY: help setup setup-dev configure build demo test soak asan tsan bench nexmark install clean \
         format format-check tidy
 
 help:
@@ -50,6 +50,7 @@ help:
 	@echo "make soak          run only the long soak tests (label 'soak')"
 	@echo "make asan / tsan   build in build-asan/ (ASan+UBSan) or build-tsan/ (TSan) and run the tests"
 	@echo "make bench         run bench-pipeline at parallelism 1 and 2"
+	@echo "make nexmark       run every Nexmark query (10M events) into nexmark-results/"
 	@echo "make format        clang-format every .h/.cc in place (format-check: only check)"
 	@echo "make tidy          clang-tidy over src/"
 	@echo "make install       install headers, libraries, CMake package and the eddy CLI into PREFIX"
@@ -96,6 +97,10 @@ bench: configure
 	$(CMAKE) --build $(BUILD_DIR) -j $(JOBS) --target bench-pipeline
 	$(BUILD_DIR)/bin/bench-pipeline --events 5000000 --parallelism 1
 	$(BUILD_DIR)/bin/bench-pipeline --events 5000000 --parallelism 2
+
+nexmark: configure
+	$(CMAKE) --build $(BUILD_DIR) -j $(JOBS) --target eddy-nexmark
+	$(BUILD_DIR)/bin/eddy-nexmark --all --events 10000000
 
 install: build
 	$(CMAKE) --install $(BUILD_DIR) --prefix $(PREFIX)
