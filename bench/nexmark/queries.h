@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "eddy/eddy.h"
@@ -27,6 +28,16 @@ struct Query {
   // sink named "sink" (its records-in count is the number of results).
   std::function<void(StreamEnvironment& env, const GeneratorConfig& config)> build;
 };
+
+// The registry entry of a query: `query` (a function from the event stream to a result
+// stream) on nexmark::events(env, config), into a discard sink named "sink".
+template <class QueryFn>
+Query make_query(std::string name, std::string description, QueryFn query) {
+  return Query{std::move(name), std::move(description),
+               [query](StreamEnvironment& env, const GeneratorConfig& config) {
+                 query(events(env, config)).sink_to(sinks::discard(), "sink");
+               }};
+}
 
 // Every query, in order q0, q1, ... q22.
 const std::vector<Query>& all_queries();

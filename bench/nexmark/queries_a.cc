@@ -558,15 +558,6 @@ class Q9WinningBid final : public KeyedProcessFunction<int64_t, Event, Q9Result>
   ListState<Bid>* pending_ = nullptr;
 };
 
-template <class R>
-void register_query(std::vector<Query>& queries, std::string name, std::string description,
-                    DataStream<R> (*query)(const DataStream<Event>&)) {
-  queries.push_back(Query{std::move(name), std::move(description),
-                          [query](StreamEnvironment& env, const GeneratorConfig& config) {
-                            query(events(env, config)).sink_to(sinks::discard(), "sink");
-                          }});
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -773,15 +764,15 @@ std::ostream& operator<<(std::ostream& os, const Q9Result& r) {
 }
 
 void register_queries_a(std::vector<Query>& queries) {
-  register_query(queries, "q0", "pass through", &q0);
-  register_query(queries, "q1", "currency conversion", &q1);
-  register_query(queries, "q2", "selection", &q2);
-  register_query(queries, "q3", "local item suggestion (incremental join)", &q3);
-  register_query(queries, "q4", "average price for a category (join, max, average)", &q4);
-  register_query(queries, "q5", "hot items (sliding window)", &q5);
-  register_query(queries, "q7", "highest bid (tumbling window)", &q7);
-  register_query(queries, "q8", "monitor new users (tumbling window join)", &q8);
-  register_query(queries, "q9", "winning bids (top bid per auction)", &q9);
+  queries.push_back(make_query("q0", "pass through", &q0));
+  queries.push_back(make_query("q1", "currency conversion", &q1));
+  queries.push_back(make_query("q2", "selection", &q2));
+  queries.push_back(make_query("q3", "local item suggestion (incremental join)", &q3));
+  queries.push_back(make_query("q4", "average price for a category (join, max, average)", &q4));
+  queries.push_back(make_query("q5", "hot items (sliding window)", &q5));
+  queries.push_back(make_query("q7", "highest bid (tumbling window)", &q7));
+  queries.push_back(make_query("q8", "monitor new users (tumbling window join)", &q8));
+  queries.push_back(make_query("q9", "winning bids (top bid per auction)", &q9));
 }
 
 }  // namespace eddy::nexmark

@@ -730,33 +730,24 @@ DataStream<Q22Result> q22(const DataStream<Event>& events) {
 // --- Registry ---
 
 void register_queries_b(std::vector<Query>& queries) {
-  auto add = [&queries](std::string name, std::string description, auto query) {
-    queries.push_back(Query{std::move(name), std::move(description),
-                            [query](StreamEnvironment& env, const GeneratorConfig& config) {
-                              query(events(env, config)).sink_to(sinks::discard(), "sink");
-                            }});
-  };
-  add("q11", "user sessions: bids per bidder per session (event-time session window)",
-      [](const DataStream<Event>& e) { return q11(e); });
-  add("q12", "bids per bidder per processing-time tumbling window",
-      [](const DataStream<Event>& e) { return q12(e); });
-  add("q13", "bounded side input join", [](const DataStream<Event>& e) { return q13(e); });
-  add("q14", "calculation: converted price, time-of-day type, user function",
-      [](const DataStream<Event>& e) { return q14(e); });
-  add("q15", "bidding statistics per day (distinct counts, updating)",
-      [](const DataStream<Event>& e) { return q15(e); });
-  add("q16", "channel statistics per day (distinct counts, updating)",
-      [](const DataStream<Event>& e) { return q16(e); });
-  add("q17", "auction statistics per day (updating)",
-      [](const DataStream<Event>& e) { return q17(e); });
-  add("q18", "last bid per bidder and auction (deduplication)",
-      [](const DataStream<Event>& e) { return q18(e); });
-  add("q19", "top 10 bids per auction (top-N)", [](const DataStream<Event>& e) { return q19(e); });
-  add("q20", "bids joined with auctions of category 10 (join on unique auction ids)",
-      [](const DataStream<Event>& e) { return q20(e); });
-  add("q21", "channel id from channel or URL (regular expression)",
-      [](const DataStream<Event>& e) { return q21(e); });
-  add("q22", "URL directories (split index)", [](const DataStream<Event>& e) { return q22(e); });
+  queries.push_back(make_query(
+      "q11", "user sessions: bids per bidder per session (event-time session window)", &q11));
+  queries.push_back(make_query("q12", "bids per bidder per processing-time tumbling window", &q12));
+  queries.push_back(make_query("q13", "bounded side input join",
+                               [](const DataStream<Event>& e) { return q13(e); }));
+  queries.push_back(
+      make_query("q14", "calculation: converted price, time-of-day type, user function", &q14));
+  queries.push_back(
+      make_query("q15", "bidding statistics per day (distinct counts, updating)", &q15));
+  queries.push_back(
+      make_query("q16", "channel statistics per day (distinct counts, updating)", &q16));
+  queries.push_back(make_query("q17", "auction statistics per day (updating)", &q17));
+  queries.push_back(make_query("q18", "last bid per bidder and auction (deduplication)", &q18));
+  queries.push_back(make_query("q19", "top 10 bids per auction (top-N)", &q19));
+  queries.push_back(make_query(
+      "q20", "bids joined with auctions of category 10 (join on unique auction ids)", &q20));
+  queries.push_back(make_query("q21", "channel id from channel or URL (regular expression)", &q21));
+  queries.push_back(make_query("q22", "URL directories (split index)", &q22));
 }
 
 }  // namespace eddy::nexmark
