@@ -559,11 +559,6 @@ std::string read_whole_file(const std::string& path) {
 // Shared files: raw copies (not framed: RocksDB opens them as they are), with their size
 // and XXH3-64 recorded in the state that references them.
 
-struct FileDigest {
-  uint64_t size = 0;
-  uint64_t checksum = 0;
-};
-
 // Reads the file at `from` to its end, hashing it, and writes its bytes to `to` when `to`
 // is open. `fail(step, errno)` throws.
 template <class Fail>
@@ -593,6 +588,53 @@ FileDigest pump(const std::string& from, int to, const Fail& fail) {
   digest.checksum = XXH3_64bits_digest(state.get());
   return digest;
 }
+
+// Writes the bytes a producer appends to an open file, hashing them, in 1 MiB writes.
+template <class Fail>
+class HashingFileSink final : public SharedFileSink {
+ public:
+  HashingFileSink(int fd, const Fail& fail) : fd_(fd), fail_(fail), state_(XXH3_createState(), &XXH3_freeState) {
+    if (state_ == nullptr) throw std::bad_alloc();
+    XXH3_64bits_reset(state_.get());
+    buffer_.reserve(kBufferBytes);
+  }
+  void append(std::string_view bytes) override {
+    if (buffer_.size() + bytes.size() > kBufferBytes) flush();
+    if (bytes.size() >= kBufferBytes) {
+      write_out(bytes);
+    } else {
+      buffer_.append(bytes);
+    }
+  }
+  FileDigest finish() {
+    flush();
+    digest_.checksum = XXH3_64bits_digest(state_.get());
+    return digest_;
+  }
+
+ private:
+  static constexpr size_t kBufferBytes = 1 << 20;
+  void flush() {
+    write_out(buffer_);
+    buffer_.clear();
+  }
+  void write_out(std::string_view bytes) {
+    XXH3_64bits_update(state_.get(), bytes.data(), bytes.size());
+    digest_.size += bytes.size();
+    for (size_t done = 0; done < bytes.size();) {
+      ssize_t m = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (m < 0 && errno == EINTR) continue;
+      if (m <= 0) fail_("cannot write", m < 0 ? errno : EIO);
+      done += static_cast<size_t>(m);
+    }
+  }
+
+  int fd_;
+  const Fail& fail_;
+  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state_;
+  std::string buffer_;
+  FileDigest digest_;
+};
 
 // Copies `from` to `to` (created or truncated), fsync'ed when `sync`. `fail(step, errno)`
 // throws; the caller removes `to` on failure.
@@ -920,7 +962,17 @@ class CheckpointStorage::Uploader final : public SharedFileUploader {
     return storage_.reuse_shared_file(checkpoint_id_, file);
   }
   SharedFileHandle upload(const std::string& local_path, const std::string& local_name) override {
-    return storage_.upload_shared_file(checkpoint_id_, local_path, local_name);
+    return storage_.upload_shared_file(checkpoint_id_, local_name, "'" + local_path + "'",
+                                       [&](int fd, const WriteFailure& fail) { return pump(local_path, fd, fail); });
+  }
+  SharedFileHandle upload_produced(const std::string& local_name,
+                                   const std::function<void(SharedFileSink&)>& produce) override {
+    return storage_.upload_shared_file(checkpoint_id_, local_name, "'" + local_name + "'",
+                                       [&](int fd, const WriteFailure& fail) {
+                                         HashingFileSink sink(fd, fail);
+                                         produce(sink);
+                                         return sink.finish();
+                                       });
   }
 
  private:
@@ -941,18 +993,17 @@ bool CheckpointStorage::reuse_shared_file(int64_t checkpoint_id, const SharedFil
   return true;
 }
 
-SharedFileHandle CheckpointStorage::upload_shared_file(int64_t checkpoint_id,
-                                                       const std::string& local_path,
-                                                       const std::string& local_name) {
+SharedFileHandle CheckpointStorage::upload_shared_file(int64_t checkpoint_id, const std::string& local_name,
+                                                       const std::string& what, const WriteContents& write) {
   if (!is_plain_file_name(local_name)) {
-    throw Error("cannot upload '" + local_path + "': '" + local_name + "' is not a plain file name");
+    throw Error("cannot upload " + what + ": '" + local_name + "' is not a plain file name");
   }
   const std::string name = unique_shared_name(local_name);
   const std::string folder = shared_folder();
   const std::string path = (fs::path(folder) / name).string();
   const std::string tmp = path + ".tmp";
   auto not_pending = [&] {
-    return Error("cannot upload '" + local_path + "' to '" + path + "': checkpoint " +
+    return Error("cannot upload " + what + " to '" + path + "': checkpoint " +
                  std::to_string(checkpoint_id) + " is no longer pending (aborted)");
   };
   {
@@ -963,14 +1014,20 @@ SharedFileHandle CheckpointStorage::upload_shared_file(int64_t checkpoint_id,
   }
   FileDigest digest;
   try {
-    auto fail = [&](const std::string& step, int err) { throw_write_error(path, step, err); };
+    WriteFailure fail = [&](const std::string& step, int err) { throw_write_error(path, step, err); };
     std::error_code ec;
     if (fs::create_directory(folder, ec)) {
       // Its entry must be as durable as the files in it.
       if (int err = sync_folder(directory_); err != 0) fail("cannot fsync '" + directory_ + "'", err);
     }
     if (ec) throw Error("cannot create the shared folder '" + folder + "': " + ec.message());
-    digest = copy_file(local_path, tmp, /*sync=*/true, fail);
+    {
+      UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      if (!out.valid()) fail("cannot create '" + tmp + "'", errno);
+      digest = write(out.get(), fail);
+      if (::fsync(out.get()) != 0) fail("cannot fsync '" + tmp + "'", errno);
+      if (int err = out.close(); err != 0) fail("cannot close '" + tmp + "'", err);
+    }
     if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename '" + tmp + "' to it", errno);
     if (int err = sync_folder(folder); err != 0) fail("cannot fsync its folder", err);
   } catch (...) {

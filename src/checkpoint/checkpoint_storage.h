@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -145,6 +146,12 @@ class CorruptCheckpointError : public Error {
 void fetch_shared_file(const std::string& shared_folder, const SharedFileHandle& file,
                        const std::string& destination);
 
+// The size and XXH3-64 checksum of a file's bytes.
+struct FileDigest {
+  uint64_t size = 0;
+  uint64_t checksum = 0;
+};
+
 class CheckpointStorage {
  public:
   // `directory` is created if missing (Error naming it when that fails). `retained`:
@@ -207,8 +214,13 @@ class CheckpointStorage {
   void release_locked(int64_t checkpoint_id) noexcept;
   // Under mutex_: deletes files of the shared folder that no checkpoint references.
   void sweep_shared_folder_locked() noexcept;
-  SharedFileHandle upload_shared_file(int64_t checkpoint_id, const std::string& local_path,
-                                      const std::string& local_name);
+  // Writes a new shared file named after `local_name` with the bytes `write` puts into the
+  // open file it is given (returning their size and checksum); `what` names the source in
+  // errors.
+  using WriteFailure = std::function<void(const std::string& step, int err)>;
+  using WriteContents = std::function<FileDigest(int fd, const WriteFailure& fail)>;
+  SharedFileHandle upload_shared_file(int64_t checkpoint_id, const std::string& local_name,
+                                      const std::string& what, const WriteContents& write);
   bool reuse_shared_file(int64_t checkpoint_id, const SharedFileHandle& file);
 
   std::string directory_;

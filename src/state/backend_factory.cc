@@ -10,7 +10,8 @@ std::unique_ptr<KeyedStateBackend> create_keyed_state_backend(const StateBackend
                                                               const std::string& operator_name,
                                                               int subtask_index) {
   if (options.kind == "heap") {
-    return std::make_unique<state::HeapKeyedStateBackend>(key_groups, max_parallelism, clock);
+    return std::make_unique<state::HeapKeyedStateBackend>(key_groups, max_parallelism, clock,
+                                                          options.incremental_checkpoints);
   }
   if (options.kind == "rocksdb") {
     return std::make_unique<state::RocksDbKeyedStateBackend>(options, key_groups, max_parallelism, clock,
@@ -23,6 +24,7 @@ std::unique_ptr<KeyedStateBackend> create_keyed_state_backend(const StateBackend
 KeyedStateSnapshot read_incremental_snapshot(const IncrementalKeyedSnapshot& snapshot,
                                              const StateBackendOptions& options,
                                              const SharedFileFetcher& fetch) {
+  if (snapshot.backend == "heap") return state::HeapKeyedStateBackend::read_incremental(snapshot, fetch);
   if (snapshot.backend == "rocksdb") return state::RocksDbKeyedStateBackend::read_incremental(snapshot, options, fetch);
   throw Error("cannot read an incremental snapshot of the unknown state backend '" + snapshot.backend + "'");
 }

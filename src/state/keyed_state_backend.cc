@@ -1,5 +1,13 @@
 #include "eddy/keyed_state_backend.h"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include "eddy/internal/incremental_snapshot.h"
+
 namespace eddy {
 
 const char* state_kind_name(StateKind kind) {
@@ -18,6 +26,34 @@ const char* state_kind_name(StateKind kind) {
       return "Timers";
   }
   return "State";
+}
+
+SharedFileHandle SharedFileUploader::upload_produced(const std::string& local_name,
+                                                    const std::function<void(SharedFileSink&)>& produce) {
+  static std::atomic<uint64_t> counter{0};
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() /
+      ("eddy-upload-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)) + "-" + local_name);
+  struct Remove {
+    const std::filesystem::path& path;
+    ~Remove() {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    }
+  } remove{path};
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error("cannot create the temporary file '" + path.string() + "' to upload '" + local_name + "'");
+    struct StreamSink final : SharedFileSink {
+      std::ofstream& out;
+      explicit StreamSink(std::ofstream& o) : out(o) {}
+      void append(std::string_view bytes) override { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); }
+    } sink(out);
+    produce(sink);
+    out.close();
+    if (!out) throw Error("cannot write the temporary file '" + path.string() + "' to upload '" + local_name + "'");
+  }
+  return upload(path.string(), local_name);
 }
 
 size_t KeyedStateSnapshot::entry_count() const {

@@ -242,6 +242,36 @@ TEST_F(SharedFilesTest, UploadsACopyWithItsChecksumUnderAUniqueName) {
   EXPECT_EQ(storage.shared_folder(), (fs::path(dir_) / "shared").string());
 }
 
+TEST_F(SharedFilesTest, WritesProducedBytesWithTheirChecksumAndLeavesNothingWhenTheProducerFails) {
+  CheckpointStorage storage(dir_, 1);
+  storage.begin(1, false, 0);
+  auto uploader = storage.shared_file_uploader(1);
+  std::string expected;
+  SharedFileHandle file = uploader->upload_produced("heap-1-full", [&](SharedFileSink& sink) {
+    for (int i = 0; i < 3000; ++i) {  // small appends and ones beyond the write buffer
+      std::string piece = i % 1000 == 999 ? std::string(2 << 20, static_cast<char>('a' + i % 26))
+                                          : "piece " + std::to_string(i) + ";";
+      sink.append(piece);
+      expected += piece;
+    }
+  });
+  EXPECT_EQ(file.local_name, "heap-1-full");
+  EXPECT_TRUE(file.shared_name.starts_with("heap-1-full-")) << file.shared_name;
+  EXPECT_EQ(file.size, expected.size());
+  EXPECT_EQ(file.checksum, hash_bytes64(expected.data(), expected.size()));
+  EXPECT_EQ(read_bytes(storage.shared_folder() + "/" + file.shared_name), expected);
+  EXPECT_EQ(storage.shared_file_references()[file.shared_name], (std::set<int64_t>{1}));
+
+  EXPECT_THROW(uploader->upload_produced("heap-1-delta",
+                                         [&](SharedFileSink& sink) {
+                                           sink.append(std::string(3 << 20, 'x'));
+                                           throw Error("the producer failed");
+                                         }),
+               Error);
+  EXPECT_EQ(shared_folder_files(), (std::set<std::string>{file.shared_name}));
+  EXPECT_EQ(storage.shared_file_references().size(), 1u);
+}
+
 TEST_F(SharedFilesTest, CheckpointsShareFilesAndRetainedCheckpointsKeepTheirs) {
   CheckpointStorage storage(dir_, 2);
   local_file("1.sst", "one");

@@ -188,8 +188,8 @@ class ExactlyOnceTest : public ::testing::TestWithParam<std::string> {
     return env.execute("exactly-once");
   }
 
-  // Counts the completed checkpoints whose metadata lists shared files (RocksDB's
-  // incremental checkpoints), keeping the test's own after_complete hook.
+  // Counts the completed checkpoints whose metadata lists shared files (incremental
+  // checkpoints), keeping the test's own after_complete hook.
   void count_incremental_checkpoints() {
     if (counting_) return;
     counting_ = true;
@@ -223,15 +223,9 @@ class ExactlyOnceTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(result.ok()) << result.error;
     EXPECT_EQ(result.restarts, restarts) << result.error;
     EXPECT_GE(result.checkpoints_completed, 1);
-    if (options.backend == "rocksdb") {
-      // RocksDB checkpoints are incremental: their SST files are in the shared folder.
-      EXPECT_GT(incremental_checkpoints_.load(), 0);
-    } else {
-      EXPECT_EQ(incremental_checkpoints_.load(), 0);
-      // Shared files of a restored incremental checkpoint went with it.
-      const fs::path shared = root_ / "checkpoints" / "shared";
-      EXPECT_TRUE(!fs::exists(shared) || fs::is_empty(shared));
-    }
+    // Checkpoints of both backends are incremental: RocksDB's SST files, the heap's chain
+    // of full and delta files are in the shared folder.
+    EXPECT_GT(incremental_checkpoints_.load(), 0);
     {
       std::lock_guard<std::mutex> lock(harness_->mutex);
       EXPECT_TRUE(harness_->violations.empty()) << harness_->violations.front();
@@ -341,9 +335,9 @@ TEST_P(ExactlyOnceTest, AtLeastOnceModeWithoutFailuresIsExact) {
   expect_exactly_once(run(options), options, 0);
 }
 
-// A job that failed (no restarts) resumes from its latest checkpoint, an incremental one
-// with the RocksDB backend, at another parallelism and with the other backend: the keyed
-// state is read from the checkpoint's SST files into whichever backend takes it.
+// A job that failed (no restarts) resumes from its latest checkpoint, an incremental one,
+// at another parallelism and with the other backend: the keyed state is read from the
+// checkpoint's shared files (SST files, or the heap's chain) into whichever backend takes it.
 TEST_P(ExactlyOnceTest, ResumesFromTheLatestCheckpointAtAnotherParallelismAndBackend) {
   Options options;
   set_param(options);
@@ -366,10 +360,8 @@ TEST_P(ExactlyOnceTest, ResumesFromTheLatestCheckpointAtAnotherParallelismAndBac
     JobResult failed = run(first);
     ASSERT_FALSE(failed.ok());
     ASSERT_GE(failed.checkpoints_completed, 1);
-    if (options.backend == "rocksdb") {
-      EXPECT_GT(incremental_checkpoints_.load(), 0);
-      EXPECT_FALSE(fs::is_empty(root_ / "checkpoints" / "shared"));
-    }
+    EXPECT_GT(incremental_checkpoints_.load(), 0);
+    EXPECT_FALSE(fs::is_empty(root_ / "checkpoints" / "shared"));
 
     Options second = options;
     second.backend = resume.backend;

@@ -21,6 +21,7 @@
 
 #include "eddy/keyed_state_backend.h"
 #include "eddy/internal/flat_state_map.h"
+#include "eddy/internal/heap_slot_value.h"
 #include "eddy/internal/state_encoding.h"
 #include "eddy/internal/state_ttl.h"
 
@@ -49,11 +50,29 @@ size_t owned_bytes(const std::unordered_map<K, V>& m) {
   return bytes;
 }
 
-// A table's maps as they were at snapshot time; writes canonical entries on any thread.
+// Receives the slots of a table for an incremental heap snapshot. A slot is the state of
+// one (key, namespace) in one key group: `map_key` is varint(len(key)) | key |
+// varint(len(ns)) | ns, and its canonical entries are key_group | map_key | suffix.
+class SlotSink {
+ public:
+  virtual ~SlotSink() = default;
+  // The slot was removed.
+  virtual void removed(int key_group, std::string_view map_key) = 0;
+  // The slot's whole contents: (suffix, value) parts, none when nothing of it is left to
+  // write (every entry expired).
+  virtual void slot(int key_group, std::string_view map_key,
+                    const std::vector<std::pair<std::string, std::string>>& parts) = 0;
+};
+
+// A table's maps as they were at snapshot time; writes them on any thread, once.
 class FrozenTable {
  public:
   virtual ~FrozenTable() = default;
+  // Canonical entries of every slot.
   virtual void write(EntryList& out, Timestamp now) const = 0;
+  // Every slot (`all`), or the slots written and removed after epoch `since_epoch`.
+  // Lets go of each key group once written, so writes to it stop copying it.
+  virtual void write_slots(SlotSink& sink, Timestamp now, bool all, uint32_t since_epoch) = 0;
 };
 
 class HeapTableBase {
@@ -72,6 +91,19 @@ class HeapStateStore {
 
   const KeyGroupRange& key_groups() const { return key_groups_; }
   void add_table(HeapTableBase& table) { tables_.push_back(&table); }
+
+  // Epochs, for incremental snapshots: every write stamps its slot with epoch(); a
+  // snapshot takes the current epoch and starts the next, so the slots it must write
+  // after a snapshot taken at epoch E are those stamped later than E.
+  uint32_t epoch() const { return epoch_; }
+  uint32_t begin_next_epoch() { return epoch_++; }
+  // Removals are recorded (for incremental snapshots to write) only while tracked.
+  bool tracks_removals() const { return tracks_removals_; }
+  void set_tracks_removals(bool track) { tracks_removals_ = track; }
+  // The epoch of the latest snapshot that later snapshots build on: removals up to it
+  // need not be kept.
+  uint32_t confirmed_epoch() const { return confirmed_epoch_; }
+  void set_confirmed_epoch(uint32_t epoch) { confirmed_epoch_ = epoch; }
   const std::vector<HeapTableBase*>& tables() const { return tables_; }
 
   // Keeps restored entries of a state until it is created.
@@ -87,6 +119,9 @@ class HeapStateStore {
  private:
   KeyGroupRange key_groups_;
   std::vector<HeapTableBase*> tables_;
+  uint32_t epoch_ = 1;
+  bool tracks_removals_ = false;
+  uint32_t confirmed_epoch_ = 0;
   std::map<std::string, std::pair<StateMetaInfo, EntryList>> restored_;
 };
 
@@ -107,12 +142,17 @@ T read_encoded(ByteReader& reader, bool ttl, int64_t& timestamp) {
 }
 
 // Values of type S per (key, namespace), per key group.
+//
+// Incremental checkpoints: every slot records the store's epoch of its last write, and
+// each key group keeps the (map key, epoch) of slots removed while removals are tracked,
+// so a snapshot can write only what changed after an earlier snapshot's epoch.
 template <class S>
 class HeapTable final : public HeapTableBase {
  public:
   struct Slot {
-    S value;
+    SlotValue<S> value;
     int64_t timestamp = 0;  // last write (or read) time, for TTL
+    uint32_t epoch = 0;     // HeapStateStore::epoch() of the last write
   };
   using Map = FlatStateMap<Slot>;
   // Canonical entries of one slot: (user key suffix, value bytes) pairs.
@@ -122,6 +162,7 @@ class HeapTable final : public HeapTableBase {
   HeapTable(KeyedStateBackend& backend, HeapStateStore& store, StateMetaInfo meta, TtlPolicy ttl,
             Encoder encoder)
       : backend_(backend),
+        store_(store),
         meta_(std::move(meta)),
         ttl_(ttl),
         encoder_(encoder),
@@ -138,8 +179,9 @@ class HeapTable final : public HeapTableBase {
   // The current key's slot, read-only; null when absent.
   const Slot* find() {
     const std::string& key = lookup_key();  // first: it checks that there is a current key
-    Map* map = groups_[group_index()].get();
-    if (map == nullptr) return nullptr;
+    Group* group = groups_[group_index()].get();
+    if (group == nullptr) return nullptr;
+    Map* map = &group->map;
     if (Slot* cached = cached_slot(map)) return cached;
     auto it = map->find(key, lookup_hash_);
     if (it == map->end()) return nullptr;
@@ -147,32 +189,41 @@ class HeapTable final : public HeapTableBase {
     return &it->second;
   }
   // The current key's slot for writing (copies a frozen key group first); null when absent.
+  // Counts as a write for incremental snapshots.
   Slot* find_mutable() {
     const std::string& key = lookup_key();
-    Map& map = writable();
-    if (Slot* cached = cached_slot(&map)) return cached;
-    auto it = map.find(key, lookup_hash_);
-    if (it == map.end()) return nullptr;
-    remember(&map, it.index());
-    return &it->second;
+    Map& map = writable().map;
+    Slot* slot = cached_slot(&map);
+    if (slot == nullptr) {
+      auto it = map.find(key, lookup_hash_);
+      if (it == map.end()) return nullptr;
+      remember(&map, it.index());
+      slot = &it->second;
+    }
+    slot->epoch = store_.epoch();
+    return slot;
   }
   // The current key's slot, created with `S{}` when absent.
   Slot& upsert(bool& created) {
     const std::string& key = lookup_key();
-    Map& map = writable();
-    if (Slot* cached = cached_slot(&map)) {
+    Map& map = writable().map;
+    Slot* slot = cached_slot(&map);
+    if (slot != nullptr) {
       created = false;
-      return *cached;
+    } else {
+      auto [it, inserted] = map.try_emplace(key, lookup_hash_);
+      created = inserted;
+      remember(&map, it.index());
+      slot = &it->second;
     }
-    auto [it, inserted] = map.try_emplace(key, lookup_hash_);
-    created = inserted;
-    remember(&map, it.index());
-    return it->second;
+    slot->epoch = store_.epoch();
+    return *slot;
   }
   void erase() {
     const std::string& key = lookup_key();
     if (groups_[group_index()] == nullptr) return;
-    writable().erase(key);
+    Group& group = writable();
+    if (group.map.erase(key) > 0) record_removal(group, key);
   }
 
   // Restored entries: `decode` turns one canonical entry into the slot of its key.
@@ -191,8 +242,10 @@ class HeapTable final : public HeapTableBase {
       map_key.append(parsed.key);
       state_encoding::append_varint(map_key, parsed.ns.size());
       map_key.append(parsed.ns);
-      Map& map = writable_group(static_cast<size_t>(parsed.key_group - first_group_));
-      decode(map[map_key], parsed.user_key, std::string_view(value));
+      Map& map = writable_group(static_cast<size_t>(parsed.key_group - first_group_)).map;
+      Slot& slot = map[map_key];
+      slot.epoch = store_.epoch();
+      decode(slot, parsed.user_key, std::string_view(value));
     }
   }
 
@@ -212,7 +265,6 @@ class HeapTable final : public HeapTableBase {
 
   std::unique_ptr<FrozenTable> freeze() override {
     auto frozen = std::make_unique<Frozen>();
-    frozen->table = this;
     frozen->ttl = ttl_;
     frozen->encoder = encoder_;
     frozen->first_group = first_group_;
@@ -223,13 +275,15 @@ class HeapTable final : public HeapTableBase {
 
   size_t memory_bytes() const override {
     size_t bytes = 0;
-    for (const auto& map : groups_) {
-      if (map == nullptr) continue;
-      bytes += map->bucket_count() * Map::bucket_bytes();
-      for (const auto& [key, slot] : *map) {
+    for (const auto& group : groups_) {
+      if (group == nullptr) continue;
+      bytes += group->map.bucket_count() * Map::bucket_bytes();
+      for (const auto& [key, slot] : group->map) {
         if (key.capacity() > 15) bytes += key.capacity();  // beyond the inline buffer
-        bytes += owned_bytes(slot.value);
+        if (slot.value.allocated()) bytes += slot.value.node_bytes();
+        bytes += owned_bytes(slot.value.get());
       }
+      for (const auto& [key, epoch] : group->removed) bytes += sizeof(key) + sizeof(epoch) + owned_bytes(key);
     }
     return bytes;
   }
@@ -239,11 +293,13 @@ class HeapTable final : public HeapTableBase {
   void cleanup_incrementally(int count, IsExpired is_expired) {
     if (groups_.empty()) return;
     for (size_t checked = 0; checked < groups_.size() && count > 0; ++checked) {
-      Map* map = groups_[cleanup_group_].get();
-      if (map != nullptr && !map->empty()) {
-        Map& writable_map = writable_group(cleanup_group_);
+      Group* current = groups_[cleanup_group_].get();
+      if (current != nullptr && !current->map.empty()) {
+        Group& group = writable_group(cleanup_group_);
+        Map& writable_map = group.map;
         for (auto it = writable_map.begin(); it != writable_map.end() && count > 0; --count) {
           if (is_expired(it->second)) {
+            record_removal(group, it->first);
             it = writable_map.erase(it);
           } else {
             ++it;
@@ -256,18 +312,26 @@ class HeapTable final : public HeapTableBase {
   }
 
  private:
+  struct Group {
+    Map map;
+    // Slots removed (map key, epoch of the removal), while the store tracks removals;
+    // entries no later snapshot needs are pruned as it grows.
+    std::vector<std::pair<std::string, uint32_t>> removed;
+    size_t prune_at = 64;
+  };
+
   struct Frozen final : FrozenTable {
-    const HeapTable* table;
     TtlPolicy ttl{StateDescriptorBase{}};
     Encoder encoder;
     int first_group;
-    std::vector<std::shared_ptr<Map>> groups;
+    std::vector<std::shared_ptr<Group>> groups;
+
     void write(EntryList& out, Timestamp now) const override {
       std::vector<std::pair<std::string, std::string>> parts;
       for (size_t g = 0; g < groups.size(); ++g) {
         if (groups[g] == nullptr) continue;
         size_t begin = out.size();
-        for (const auto& [map_key, slot] : *groups[g]) {
+        for (const auto& [map_key, slot] : groups[g]->map) {
           parts.clear();
           encoder(slot, ttl, now, parts);
           for (auto& [suffix, value] : parts) {
@@ -280,6 +344,27 @@ class HeapTable final : public HeapTableBase {
           }
         }
         std::sort(out.begin() + static_cast<std::ptrdiff_t>(begin), out.end());
+      }
+    }
+
+    void write_slots(SlotSink& sink, Timestamp now, bool all, uint32_t since_epoch) override {
+      std::vector<std::pair<std::string, std::string>> parts;
+      for (size_t g = 0; g < groups.size(); ++g) {
+        if (groups[g] == nullptr) continue;
+        const int key_group = first_group + static_cast<int>(g);
+        const Group& group = *groups[g];
+        if (!all) {
+          for (const auto& [map_key, epoch] : group.removed) {
+            if (epoch > since_epoch) sink.removed(key_group, map_key);
+          }
+        }
+        for (const auto& [map_key, slot] : group.map) {
+          if (!all && slot.epoch <= since_epoch) continue;
+          parts.clear();
+          encoder(slot, ttl, now, parts);
+          sink.slot(key_group, map_key, parts);
+        }
+        groups[g].reset();  // done with it: a write to this key group need not copy it now
       }
     }
   };
@@ -325,25 +410,41 @@ class HeapTable final : public HeapTableBase {
     cache_index_ = index;
   }
 
+  void record_removal(Group& group, std::string_view map_key) {
+    if (!store_.tracks_removals()) return;
+    group.removed.emplace_back(std::string(map_key), store_.epoch());
+    if (group.removed.size() >= group.prune_at) {
+      const uint32_t needed_after = store_.confirmed_epoch();
+      std::erase_if(group.removed, [&](const auto& removal) { return removal.second <= needed_after; });
+      group.prune_at = 2 * group.removed.size() + 64;
+    }
+  }
 
-  Map& writable() { return writable_group(group_index()); }
-  Map& writable_group(size_t g) {
-    std::shared_ptr<Map>& map = groups_[g];
-    if (map == nullptr) {
-      map = std::make_shared<Map>();
+  Group& writable() { return writable_group(group_index()); }
+  Group& writable_group(size_t g) {
+    std::shared_ptr<Group>& group = groups_[g];
+    if (group == nullptr) {
+      group = std::make_shared<Group>();
     } else if (frozen_[g]) {
-      map = std::make_shared<Map>(*map);  // the snapshot keeps the old one
+      // A snapshot that still holds this key group keeps the old one; one that has
+      // written it already has let it go.
+      if (group.use_count() > 1) {
+        group = std::make_shared<Group>(*group);
+      } else {
+        std::atomic_thread_fence(std::memory_order_acquire);
+      }
     }
     frozen_[g] = false;
-    return *map;
+    return *group;
   }
 
   KeyedStateBackend& backend_;
+  HeapStateStore& store_;
   StateMetaInfo meta_;
   TtlPolicy ttl_;
   Encoder encoder_;
   int first_group_;
-  std::vector<std::shared_ptr<Map>> groups_;
+  std::vector<std::shared_ptr<Group>> groups_;
   std::vector<bool> frozen_;
   std::string lookup_;
   uint64_t lookup_hash_ = 0;
@@ -362,7 +463,7 @@ void encode_single(const typename HeapTable<S>::Slot& slot, const TtlPolicy& ttl
                    std::vector<std::pair<std::string, std::string>>& out) {
   if (ttl.enabled && ttl.config.cleanup_in_full_snapshot && ttl.expired(slot.timestamp, now)) return;
   std::string value;
-  append_encoded(value, slot.value, ttl.enabled, slot.timestamp);
+  append_encoded(value, slot.value.get(), ttl.enabled, slot.timestamp);
   out.emplace_back(std::string(), std::move(value));
 }
 
@@ -376,7 +477,7 @@ class SingleValueAccess {
     const bool ttl = table_.ttl().enabled;
     table_.load(store.take_restored(meta), [ttl, &meta](auto& slot, std::string_view, std::string_view bytes) {
       ByteReader reader(bytes);
-      slot.value = read_encoded<S>(reader, ttl, slot.timestamp);
+      slot.value.set(read_encoded<S>(reader, ttl, slot.timestamp));
       if (!reader.at_end()) throw Error("state '" + meta.name + "': trailing bytes in a restored value");
     });
   }
@@ -390,30 +491,30 @@ class SingleValueAccess {
     if (table_.ttl().enabled) {
       now = table_.backend().now();
       if (table_.ttl().expired(slot->timestamp, now)) {
-        if (table_.ttl().return_expired()) return &slot->value;
+        if (table_.ttl().return_expired()) return &slot->value.get();
         table_.erase();
         return nullptr;
       }
       if (table_.ttl().refresh_on_read()) {
         auto* mutable_slot = table_.find_mutable();
         mutable_slot->timestamp = now;
-        return &mutable_slot->value;
+        return &mutable_slot->value.get();
       }
     }
-    return &slot->value;
+    return &slot->value.get();
   }
   // The current key's value for update: nullopt-like when absent or expired-and-hidden.
   S* read_for_update() {
     const S* current = read();
     if (current == nullptr) return nullptr;
     auto* slot = table_.find_mutable();
-    return &slot->value;
+    return &slot->value.mut();
   }
   void write(S value) {
     cleanup();
     bool created = false;
     auto& slot = table_.upsert(created);
-    slot.value = std::move(value);
+    slot.value.set(std::move(value));
     if (table_.ttl().enabled) slot.timestamp = table_.backend().now();
   }
   void touch() {
@@ -523,7 +624,7 @@ class HeapListState final : public ListState<T> {
       while (!reader.at_end()) {
         TimedElement<T> element;
         element.value = read_encoded<T>(reader, ttl, element.timestamp);
-        slot.value.push_back(std::move(element));
+        slot.value.mut().push_back(std::move(element));
       }
     });
   }
@@ -534,13 +635,13 @@ class HeapListState final : public ListState<T> {
     if (slot == nullptr) return out;
     const TtlPolicy& ttl = table_.ttl();
     if (!ttl.enabled) {
-      out.reserve(slot->value.size());
-      for (const auto& element : slot->value) out.push_back(element.value);
+      out.reserve(slot->value.get().size());
+      for (const auto& element : slot->value.get()) out.push_back(element.value);
       return out;
     }
     Timestamp now = table_.backend().now();
     auto* mutable_slot = table_.find_mutable();
-    S& elements = mutable_slot->value;
+    S& elements = mutable_slot->value.mut();
     if (!ttl.return_expired()) {
       std::erase_if(elements, [&](const auto& e) { return ttl.expired(e.timestamp, now); });
     }
@@ -555,14 +656,14 @@ class HeapListState final : public ListState<T> {
     cleanup();
     bool created = false;
     auto& slot = table_.upsert(created);
-    slot.value.push_back(TimedElement<T>{std::move(value), stamp()});
+    slot.value.mut().push_back(TimedElement<T>{std::move(value), stamp()});
   }
   void add_all(std::vector<T> values) override {
     if (values.empty()) return;
     bool created = false;
     auto& slot = table_.upsert(created);
     int64_t now = stamp();
-    for (T& v : values) slot.value.push_back(TimedElement<T>{std::move(v), now});
+    for (T& v : values) slot.value.mut().push_back(TimedElement<T>{std::move(v), now});
   }
   void update(std::vector<T> values) override {
     table_.erase();
@@ -574,7 +675,7 @@ class HeapListState final : public ListState<T> {
   static void encode(const typename HeapTable<S>::Slot& slot, const TtlPolicy& ttl, Timestamp now,
                      std::vector<std::pair<std::string, std::string>>& out) {
     std::string value;
-    for (const auto& element : slot.value) {
+    for (const auto& element : slot.value.get()) {
       if (ttl.enabled && ttl.config.cleanup_in_full_snapshot && ttl.expired(element.timestamp, now)) continue;
       append_encoded(value, element.value, ttl.enabled, element.timestamp);
     }
@@ -583,7 +684,7 @@ class HeapListState final : public ListState<T> {
   int64_t stamp() const { return table_.ttl().enabled ? table_.backend().now() : 0; }
   void cleanup() {
     table_.cleanup_if_configured([](const auto& slot, auto visit) {
-      for (const auto& element : slot.value) visit(element.timestamp);
+      for (const auto& element : slot.value.get()) visit(element.timestamp);
     });
   }
 
@@ -617,12 +718,12 @@ class HeapMapState final : public MapState<K, V> {
       entry.key = deserialize<K>(user_key);
       ByteReader reader(bytes);
       entry.value = read_encoded<V>(reader, ttl, entry.timestamp);
-      slot.value.emplace(std::string(user_key), std::move(entry));
+      slot.value.mut().emplace(std::string(user_key), std::move(entry));
     });
   }
 
   std::optional<V> get(const K& key) override {
-    MapEntry<K, V>* entry = live_entry(key);
+    const MapEntry<K, V>* entry = live_entry(key);
     return entry == nullptr ? std::nullopt : std::optional<V>(entry->value);
   }
   void put(K key, V value) override {
@@ -630,33 +731,33 @@ class HeapMapState final : public MapState<K, V> {
     bool created = false;
     auto& slot = table_.upsert(created);
     std::string user_key = serialize(key);
-    slot.value.insert_or_assign(std::move(user_key), MapEntry<K, V>{std::move(key), std::move(value), stamp()});
+    slot.value.mut().insert_or_assign(std::move(user_key), MapEntry<K, V>{std::move(key), std::move(value), stamp()});
   }
   void remove(const K& key) override {
     auto* slot = table_.find_mutable();
     if (slot == nullptr) return;
-    slot->value.erase(serialize(key));
-    if (slot->value.empty()) table_.erase();
+    slot->value.mut().erase(serialize(key));
+    if (slot->value.get().empty()) table_.erase();
   }
   bool contains(const K& key) override { return live_entry(key) != nullptr; }
   std::vector<std::pair<K, V>> entries() override {
     std::vector<std::pair<K, V>> out;
-    for_each_live([&](MapEntry<K, V>& e) { out.emplace_back(e.key, e.value); });
+    for_each_live([&](const MapEntry<K, V>& e) { out.emplace_back(e.key, e.value); });
     return out;
   }
   std::vector<K> keys() override {
     std::vector<K> out;
-    for_each_live([&](MapEntry<K, V>& e) { out.push_back(e.key); });
+    for_each_live([&](const MapEntry<K, V>& e) { out.push_back(e.key); });
     return out;
   }
   std::vector<V> values() override {
     std::vector<V> out;
-    for_each_live([&](MapEntry<K, V>& e) { out.push_back(e.value); });
+    for_each_live([&](const MapEntry<K, V>& e) { out.push_back(e.value); });
     return out;
   }
   bool is_empty() override {
     bool empty = true;
-    for_each_live([&](MapEntry<K, V>&) { empty = false; });
+    for_each_live([&](const MapEntry<K, V>&) { empty = false; });
     return empty;
   }
   void clear() override { table_.erase(); }
@@ -664,7 +765,7 @@ class HeapMapState final : public MapState<K, V> {
  private:
   static void encode(const typename HeapTable<S>::Slot& slot, const TtlPolicy& ttl, Timestamp now,
                      std::vector<std::pair<std::string, std::string>>& out) {
-    for (const auto& [user_key, entry] : slot.value) {
+    for (const auto& [user_key, entry] : slot.value.get()) {
       if (ttl.enabled && ttl.config.cleanup_in_full_snapshot && ttl.expired(entry.timestamp, now)) continue;
       std::string value;
       append_encoded(value, entry.value, ttl.enabled, entry.timestamp);
@@ -674,28 +775,31 @@ class HeapMapState final : public MapState<K, V> {
   int64_t stamp() const { return table_.ttl().enabled ? table_.backend().now() : 0; }
   void cleanup() {
     table_.cleanup_if_configured([](const auto& slot, auto visit) {
-      for (const auto& [user_key, entry] : slot.value) visit(entry.timestamp);
+      for (const auto& [user_key, entry] : slot.value.get()) visit(entry.timestamp);
     });
   }
 
-  MapEntry<K, V>* live_entry(const K& key) {
+  // Reads go through the read-only slot; only TTL bookkeeping (dropping an expired entry,
+  // refreshing a timestamp on read) writes.
+  const MapEntry<K, V>* live_entry(const K& key) {
     const auto* slot = table_.find();
     if (slot == nullptr) return nullptr;
     std::string user_key = serialize(key);
-    if (slot->value.find(user_key) == slot->value.end()) return nullptr;
-    auto* mutable_slot = table_.find_mutable();
-    auto it = mutable_slot->value.find(user_key);
+    auto found = slot->value.get().find(user_key);
+    if (found == slot->value.get().end()) return nullptr;
     const TtlPolicy& ttl = table_.ttl();
-    if (ttl.enabled) {
-      Timestamp now = table_.backend().now();
-      if (ttl.expired(it->second.timestamp, now)) {
-        if (ttl.return_expired()) return &it->second;
-        mutable_slot->value.erase(it);
-        if (mutable_slot->value.empty()) table_.erase();
-        return nullptr;
-      }
-      if (ttl.refresh_on_read()) it->second.timestamp = now;
+    if (!ttl.enabled) return &found->second;
+    Timestamp now = table_.backend().now();
+    const bool expired = ttl.expired(found->second.timestamp, now);
+    if (expired ? ttl.return_expired() : !ttl.refresh_on_read()) return &found->second;
+    auto& entries = table_.find_mutable()->value.mut();
+    auto it = entries.find(user_key);
+    if (expired) {
+      entries.erase(it);
+      if (entries.empty()) table_.erase();
+      return nullptr;
     }
+    it->second.timestamp = now;
     return &it->second;
   }
 
@@ -703,19 +807,23 @@ class HeapMapState final : public MapState<K, V> {
   void for_each_live(F fn) {
     const auto* slot = table_.find();
     if (slot == nullptr) return;
-    auto* mutable_slot = table_.find_mutable();
     const TtlPolicy& ttl = table_.ttl();
-    Timestamp now = ttl.enabled ? table_.backend().now() : 0;
-    for (auto it = mutable_slot->value.begin(); it != mutable_slot->value.end();) {
-      if (ttl.enabled && ttl.expired(it->second.timestamp, now) && !ttl.return_expired()) {
-        it = mutable_slot->value.erase(it);
+    if (!ttl.enabled) {
+      for (const auto& [user_key, entry] : slot->value.get()) fn(entry);
+      return;
+    }
+    Timestamp now = table_.backend().now();
+    auto& entries = table_.find_mutable()->value.mut();
+    for (auto it = entries.begin(); it != entries.end();) {
+      if (ttl.expired(it->second.timestamp, now) && !ttl.return_expired()) {
+        it = entries.erase(it);
         continue;
       }
       if (ttl.refresh_on_read()) it->second.timestamp = now;
       fn(it->second);
       ++it;
     }
-    if (mutable_slot->value.empty()) table_.erase();
+    if (entries.empty()) table_.erase();
   }
 
   HeapTable<S> table_;

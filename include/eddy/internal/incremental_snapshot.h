@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -41,6 +42,13 @@ struct IncrementalKeyedSnapshot {
   bool operator==(const IncrementalKeyedSnapshot&) const = default;
 };
 
+// Receives the bytes of a shared file as they are produced.
+class SharedFileSink {
+ public:
+  virtual ~SharedFileSink() = default;
+  virtual void append(std::string_view bytes) = 0;
+};
+
 // The checkpoint storage's side of one checkpoint's asynchronous part. Thread-safe.
 class SharedFileUploader {
  public:
@@ -52,6 +60,13 @@ class SharedFileUploader {
   // Copies the file at `local_path` into the shared folder under a new unique name. Throws
   // Error naming the file when that fails, or when the checkpoint was aborted meanwhile.
   virtual SharedFileHandle upload(const std::string& local_path, const std::string& local_name) = 0;
+  // Writes a new file into the shared folder, under a new unique name made from
+  // `local_name`, with the bytes `produce` appends to the sink it is given (a backend that
+  // keeps its state in memory writes it this way, with no local copy). Errors as upload();
+  // an exception from `produce` leaves no file. The default writes a temporary local file
+  // and upload()s it.
+  virtual SharedFileHandle upload_produced(const std::string& local_name,
+                                           const std::function<void(SharedFileSink&)>& produce);
 };
 
 // Restores: puts shared file `file` at `destination` (a hard link or a copy), checking its
