@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -220,8 +221,8 @@ class HeapTable final : public HeapTableBase {
     return *slot;
   }
   void erase() {
+    if (find() == nullptr) return;  // nothing to erase: do not copy a frozen key group
     const std::string& key = lookup_key();
-    if (groups_[group_index()] == nullptr) return;
     Group& group = writable();
     if (group.map.erase(key) > 0) record_removal(group, key);
   }
@@ -269,6 +270,9 @@ class HeapTable final : public HeapTableBase {
     frozen->encoder = encoder_;
     frozen->first_group = first_group_;
     frozen->groups = groups_;
+    for (const auto& group : groups_) {
+      if (group != nullptr) group->snapshot_holders.fetch_add(1, std::memory_order_relaxed);
+    }
     std::fill(frozen_.begin(), frozen_.end(), true);
     return frozen;
   }
@@ -313,18 +317,34 @@ class HeapTable final : public HeapTableBase {
 
  private:
   struct Group {
+    Group() = default;
+    // A copy for writing: nobody's snapshot holds it yet.
+    Group(const Group& other) : map(other.map), removed(other.removed), prune_at(other.prune_at) {}
+
     Map map;
     // Slots removed (map key, epoch of the removal), while the store tracks removals;
     // entries no later snapshot needs are pruned as it grows.
     std::vector<std::pair<std::string, uint32_t>> removed;
     size_t prune_at = 64;
+    // Snapshots that still need this key group as it is: written (acquire) by the task
+    // before writing to it in place, decremented (release) by a snapshot done with it.
+    std::atomic<int> snapshot_holders{0};
   };
 
   struct Frozen final : FrozenTable {
     TtlPolicy ttl{StateDescriptorBase{}};
     Encoder encoder;
     int first_group;
-    std::vector<std::shared_ptr<Group>> groups;
+    std::vector<std::shared_ptr<Group>> groups;  // each counted in its snapshot_holders
+
+    ~Frozen() override {
+      for (size_t g = 0; g < groups.size(); ++g) release(g);
+    }
+    void release(size_t g) {
+      if (groups[g] == nullptr) return;
+      groups[g]->snapshot_holders.fetch_sub(1, std::memory_order_release);
+      groups[g].reset();
+    }
 
     void write(EntryList& out, Timestamp now) const override {
       std::vector<std::pair<std::string, std::string>> parts;
@@ -364,7 +384,7 @@ class HeapTable final : public HeapTableBase {
           encoder(slot, ttl, now, parts);
           sink.slot(key_group, map_key, parts);
         }
-        groups[g].reset();  // done with it: a write to this key group need not copy it now
+        release(g);  // done with it: a write to this key group need not copy it now
       }
     }
   };
@@ -425,14 +445,10 @@ class HeapTable final : public HeapTableBase {
     std::shared_ptr<Group>& group = groups_[g];
     if (group == nullptr) {
       group = std::make_shared<Group>();
-    } else if (frozen_[g]) {
-      // A snapshot that still holds this key group keeps the old one; one that has
+    } else if (frozen_[g] && group->snapshot_holders.load(std::memory_order_acquire) > 0) {
+      // A snapshot that still needs this key group keeps the old one; one that has
       // written it already has let it go.
-      if (group.use_count() > 1) {
-        group = std::make_shared<Group>(*group);
-      } else {
-        std::atomic_thread_fence(std::memory_order_acquire);
-      }
+      group = std::make_shared<Group>(*group);
     }
     frozen_[g] = false;
     return *group;
