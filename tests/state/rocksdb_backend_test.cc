@@ -676,6 +676,44 @@ TEST_F(RocksDbLogTailTest, ClosedLogsAreSharedAndTheOpenOneIsTakenUpToTheBarrier
   expect_same_state(third.incremental->run(uploader_), third.full->run());
 }
 
+TEST_F(RocksDbLogTailTest, WithoutASwitchTheOpenLogGrowsAfterTheBarrierAndIsCutThere) {
+  auto backend = make_backend();
+  backend->set_switch_memtables_at_barrier(false);
+  write_round(*backend, 0, 2000, 'a', 1);
+  Barrier first = barrier(*backend, 1);
+  write_round(*backend, 0, 3000, 'b', 2);  // into the log the barrier listed
+  Barrier second = barrier(*backend, 2);
+  write_round(*backend, 0, 3000, 'c', 3);
+  backend->compact();
+  IncrementalKeyedSnapshot one = first.incremental->run(uploader_);
+  EXPECT_TRUE(has_log(one));
+  expect_same_state(one, first.full->run());
+  expect_same_state(second.incremental->run(uploader_), second.full->run());
+}
+
+TEST_F(RocksDbLogTailTest, WithWritesStoppedNoMemtableIsSwitchedAndTheCheckpointsHoldTheirBarrierState) {
+  auto backend = make_backend();
+  write_round(*backend, 0, 2000, 'a', 1);
+  backend->set_background_work_paused(true);
+  Barrier first = barrier(*backend, 1);  // switches every column: one memtable waits in each
+  write_round(*backend, 2000, 4000, 'b', 1);
+  // The first column switched has two memtables waiting: RocksDB stops writes and refuses
+  // to switch the other columns, and at the next barrier any column (whose open log is
+  // empty then: not listed).
+  Barrier second = barrier(*backend, 2);
+  Barrier third = barrier(*backend, 3);
+  backend->set_background_work_paused(false);
+  write_round(*backend, 0, 4000, 'c', 3);
+  backend->compact();
+  expect_same_state(first.incremental->run(uploader_), first.full->run());
+  expect_same_state(second.incremental->run(uploader_), second.full->run());
+  IncrementalKeyedSnapshot snapshot = third.incremental->run(uploader_);
+  expect_same_state(snapshot, third.full->run());
+  auto restored = make_backend();
+  restored->restore_incremental(snapshot, uploader_.fetcher());
+  expect_keys(*restored, 0, 4000, 1);
+}
+
 TEST_F(RocksDbLogTailTest, CheckpointsInARowWithBackgroundFlushesAndASmallWriteBuffer) {
   // A 1 MiB write buffer budget: RocksDB switches and flushes memtables on its own between
   // and during the rounds, so barriers meet logs and flushes in all states.

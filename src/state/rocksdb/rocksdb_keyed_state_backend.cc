@@ -357,6 +357,7 @@ struct RocksDbKeyedStateBackend::Database {
   std::vector<std::unique_ptr<Column>> columns;  // by column id
   rocksdb::ReadOptions read_options;
   rocksdb::WriteOptions write_options;
+  bool switch_memtables_at_barrier = true;  // set_switch_memtables_at_barrier()
 
   ~Database() {
     close();
@@ -449,6 +450,7 @@ struct RocksDbKeyedStateBackend::Database {
     // refuses to switch while writes are stopped (flushes or compactions are behind, and
     // a switch would add to them); the next checkpoint then takes longer logs.
     flush.wait = false;
+    if (!switch_memtables_at_barrier) return rocksdb::Status::OK();
     for (rocksdb::ColumnFamilyHandle* handle : handles) {
       status = db->Flush(flush, handle);
       if (!status.ok() && !status.IsTryAgain()) return status;
@@ -723,6 +725,8 @@ RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() {
 }
 
 const std::filesystem::path& RocksDbKeyedStateBackend::data_dir() const { return db_->dir; }
+
+void RocksDbKeyedStateBackend::set_switch_memtables_at_barrier(bool on) { db_->switch_memtables_at_barrier = on; }
 
 void RocksDbKeyedStateBackend::set_background_work_paused(bool paused) {
   rocksdb::Status status = paused ? db_->db->PauseBackgroundWork() : db_->db->ContinueBackgroundWork();

@@ -101,6 +101,10 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   // column has two memtables waiting for a flush (each checkpoint that takes the log leaves
   // one), and so does a checkpoint that flushes at the barrier (little was written).
   void set_background_work_paused(bool paused);
+  // For tests: whether a checkpoint that takes the write-ahead logs switches the memtables
+  // after listing them (the default), as it does unless RocksDB has stopped writes. Without
+  // the switch, writes after the barrier go on into the log the checkpoint listed.
+  void set_switch_memtables_at_barrier(bool on);
   // The directory of this backend's database.
   const std::filesystem::path& data_dir() const;
 
