@@ -482,8 +482,10 @@ struct RocksDbKeyedStateBackend::Database {
   }
 };
 
-// What incremental checkpoints uploaded, by local file name. An SST file never changes and
-// its number is never reused within one database, so a local name stands for its content.
+// What incremental checkpoints uploaded, by local file name. An SST file or a closed log
+// never changes and its number is never reused within one database (a restored one goes on
+// past the numbers of the files it was restored from), so a local name stands for its
+// content. The open log's part is a private file, never reused.
 struct RocksDbKeyedStateBackend::Uploads {
   std::mutex mutex;
   // The files of the latest completed checkpoint: the next ones reuse them.
