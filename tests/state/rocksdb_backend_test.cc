@@ -564,21 +564,23 @@ TEST_F(RocksDbIncrementalTest, RestoreRefusesOtherKeyGroupsAndExistingStates) {
 
 // --- what was not flushed at the barrier comes from the write-ahead log ------------------
 
-// Checkpoints after more than 1 MiB of writes: the barrier lists the write-ahead logs with
-// their lengths instead of flushing, and switches the memtables to be flushed later.
+// Checkpoints after more than 256 KiB of writes: the barrier lists the write-ahead logs
+// with their lengths instead of flushing; past 16 MiB it also switches the memtables to be
+// flushed in the background.
 class RocksDbLogTailTest : public RocksDbIncrementalTest {
  protected:
-  // For the keys in [from, to) the backend owns: a payload of 1000 times `tag`, value
-  // k * factor, k appended to a list; and removes the payload of every 10th key.
+  // For the keys in [from, to) the backend owns: a payload of `payload_bytes` times `tag`
+  // (2000 keys: 20 MB of log with the default), value k * factor, k appended to a list;
+  // and removes the payload of every 10th key.
   static void write_round(RocksDbKeyedStateBackend& backend, int64_t from, int64_t to, char tag,
-                          int64_t factor) {
+                          int64_t factor, size_t payload_bytes = 10'000) {
     auto& payload = backend.get_state(ValueStateDescriptor<std::string>("payload"));
     auto& value = backend.get_state(ValueStateDescriptor<int64_t>("value"));
     auto& list = backend.get_list_state(ListStateDescriptor<int64_t>("list"));
     for (int64_t k = from; k < to; ++k) {
       if (!backend.key_groups().contains(key_group_of(KeyHash<int64_t>{}(k), kMaxParallelism))) continue;
       set_key(backend, k);
-      payload.update(std::string(1000, tag));
+      payload.update(std::string(payload_bytes, tag));
       value.update(k * factor);
       list.add(k);
       if (k % 10 == 0) payload.clear();
@@ -716,7 +718,8 @@ TEST_F(RocksDbLogTailTest, WithWritesStoppedNoMemtableIsSwitchedAndTheCheckpoint
 
 TEST_F(RocksDbLogTailTest, CheckpointsInARowWithBackgroundFlushesAndASmallWriteBuffer) {
   // A 1 MiB write buffer budget: RocksDB switches and flushes memtables on its own between
-  // and during the rounds, so barriers meet logs and flushes in all states.
+  // and during the rounds (1.5 to 9 MB each, too little for the barrier to switch), so
+  // barriers meet logs and flushes in all states.
   StateBackendOptions options;
   options.kind = "rocksdb";
   options.rocksdb_dir = dir_.file("db");
@@ -724,7 +727,7 @@ TEST_F(RocksDbLogTailTest, CheckpointsInARowWithBackgroundFlushesAndASmallWriteB
   RocksDbKeyedStateBackend backend(options, {0, 127}, kMaxParallelism, clock_, "op", 0);
   std::vector<Barrier> barriers;
   for (int64_t round = 1; round <= 6; ++round) {
-    write_round(backend, 0, 1500 * round, static_cast<char>('a' + round), round);
+    write_round(backend, 0, 1500 * round, static_cast<char>('a' + round), round, 1000);
     barriers.push_back(barrier(backend, round));
     if (round % 2 == 0) backend.compact();
     // Each asynchronous part runs one round late, after more writes.

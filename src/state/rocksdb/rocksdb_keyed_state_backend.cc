@@ -137,11 +137,16 @@ rocksdb::Env* no_sync_env() {
   return env;
 }
 
-// At a checkpoint barrier, write-ahead logs of at most this many bytes in all (what was
-// written since the memtables were last flushed, and a little more) are flushed into SST
-// files there and then; more is taken from the logs, so that the barrier never waits for
-// a large flush.
-constexpr uint64_t kBarrierFlushMaxLogBytes = 1 << 20;
+// At a checkpoint barrier, the write-ahead logs hold what was written since the memtables
+// were last flushed (and a little more). When they hold at most kBarrierFlushMaxLogBytes in
+// all, the memtables are flushed there and then, so that small checkpoints are SST files
+// only. A flush at the barrier costs some milliseconds whatever its size (10 to 40 ms on a
+// busy 2-core machine): it is kept for states that change little. Past that, the checkpoint
+// takes the logs as they are; past kBarrierSwitchMinLogBytes it also switches the memtables
+// (about 1 to 10 ms: new memtables), to be flushed in the background, so that later
+// checkpoints take short logs again.
+constexpr uint64_t kBarrierFlushMaxLogBytes = 256 << 10;
+constexpr uint64_t kBarrierSwitchMinLogBytes = 16 << 20;
 
 // Buckets of a state column's hash memtable: 8 bytes each, allocated with every memtable of
 // the column (even an empty one) and counted by the write buffer manager. A column's
@@ -431,8 +436,8 @@ struct RocksDbKeyedStateBackend::Database {
     // A flush must not wait for compactions to catch up (that is for writes to do).
     flush.allow_write_stall = true;
     if (log_bytes <= kBarrierFlushMaxLogBytes) {
-      // Little was written since the last flush: flush it now (about a millisecond), so
-      // that the checkpoint is SST files only, which later checkpoints share.
+      // Little was written since the last flush: flush it now, so that the checkpoint is
+      // SST files only, which later checkpoints share.
       flush.wait = true;
       status = db->Flush(flush, handles);
       if (status.ok()) status = db->GetLiveFilesStorageInfo(no_flush, &files);
@@ -443,14 +448,15 @@ struct RocksDbKeyedStateBackend::Database {
       });
       return status;
     }
-    // Much was written: the checkpoint takes the logs as they are, and the memtables are
-    // switched now and flushed in the background, so that the next checkpoint finds this
-    // part in SST files and takes only what is written until then from the logs. Switching
-    // writes nothing: the listed files stay exactly the state at the barrier. RocksDB
-    // refuses to switch while writes are stopped (flushes or compactions are behind, and
-    // a switch would add to them); the next checkpoint then takes longer logs.
+    // More was written: the checkpoint takes the logs as they are. If they are long, the
+    // memtables are switched now and flushed in the background, so that the next
+    // checkpoint finds this part in SST files and takes only what is written until then
+    // from the logs. Switching writes nothing: the listed files stay exactly the state at
+    // the barrier. RocksDB refuses to switch while writes are stopped (flushes or
+    // compactions are behind, and a switch would add to them); the next checkpoint then
+    // takes longer logs.
     flush.wait = false;
-    if (!switch_memtables_at_barrier) return rocksdb::Status::OK();
+    if (log_bytes < kBarrierSwitchMinLogBytes || !switch_memtables_at_barrier) return rocksdb::Status::OK();
     for (rocksdb::ColumnFamilyHandle* handle : handles) {
       status = db->Flush(flush, handle);
       if (!status.ok() && !status.IsTryAgain()) return status;

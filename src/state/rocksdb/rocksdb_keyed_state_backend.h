@@ -21,8 +21,8 @@
 //   would link) without flushing: what the memtables hold is in the write-ahead log, which
 //   these databases keep for this (buffered, never synced), and the listing has each log's
 //   length at the barrier. Only when little was written since the last flush does it flush
-//   (then the checkpoint is SST files only); else it switches the memtables, to be flushed
-//   in the background, so that the next checkpoint's logs are short again. The
+//   (then the checkpoint is SST files only); when the logs are long it switches the
+//   memtables, to be flushed in the background, so that later logs are short again. The
 //   asynchronous part uploads the SST files and closed logs that the latest completed
 //   checkpoint did not already have, takes MANIFEST and the open log (their parts up to
 //   the barrier), CURRENT and OPTIONS along as private files, and enables file deletions
@@ -101,7 +101,7 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   // column has two memtables waiting for a flush (each checkpoint that takes the log leaves
   // one), and so does a checkpoint that flushes at the barrier (little was written).
   void set_background_work_paused(bool paused);
-  // For tests: whether a checkpoint that takes the write-ahead logs switches the memtables
+  // For tests: whether a checkpoint that takes long write-ahead logs switches the memtables
   // after listing them (the default), as it does unless RocksDB has stopped writes. Without
   // the switch, writes after the barrier go on into the log the checkpoint listed.
   void set_switch_memtables_at_barrier(bool on);
