@@ -388,6 +388,8 @@ TEST_F(RocksDbIncrementalTest, LaterCheckpointsUploadOnlyNewSstFiles) {
   std::set<std::string> private_names;
   for (const auto& [name, bytes] : first.private_files) private_names.insert(name);
   EXPECT_TRUE(private_names.count("CURRENT"));
+  // Little was written: flushed at the barrier, no write-ahead log is needed.
+  for (const std::string& name : private_names) EXPECT_FALSE(name.ends_with(".log")) << name;
   for (const SharedFileHandle& file : first.shared_files) {
     EXPECT_TRUE(file.local_name.ends_with(".sst")) << file.local_name;
     EXPECT_GT(file.size, 0u);
@@ -558,6 +560,184 @@ TEST_F(RocksDbIncrementalTest, RestoreRefusesOtherKeyGroupsAndExistingStates) {
                Error);
   write_keys(*failing, 0, 10, 5);
   expect_keys(*failing, 0, 10, 5);
+}
+
+// --- what was not flushed at the barrier comes from the write-ahead log ------------------
+
+// Checkpoints after more than 256 KiB of writes: the barrier lists the write-ahead logs
+// with their lengths instead of flushing; past 16 MiB it also switches the memtables to be
+// flushed in the background.
+class RocksDbLogTailTest : public RocksDbIncrementalTest {
+ protected:
+  // For the keys in [from, to) the backend owns: a payload of `payload_bytes` times `tag`
+  // (2000 keys: 20 MB of log with the default), value k * factor, k appended to a list;
+  // and removes the payload of every 10th key.
+  static void write_round(RocksDbKeyedStateBackend& backend, int64_t from, int64_t to, char tag,
+                          int64_t factor, size_t payload_bytes = 10'000) {
+    auto& payload = backend.get_state(ValueStateDescriptor<std::string>("payload"));
+    auto& value = backend.get_state(ValueStateDescriptor<int64_t>("value"));
+    auto& list = backend.get_list_state(ListStateDescriptor<int64_t>("list"));
+    for (int64_t k = from; k < to; ++k) {
+      if (!backend.key_groups().contains(key_group_of(KeyHash<int64_t>{}(k), kMaxParallelism))) continue;
+      set_key(backend, k);
+      payload.update(std::string(payload_bytes, tag));
+      value.update(k * factor);
+      list.add(k);
+      if (k % 10 == 0) payload.clear();
+    }
+  }
+
+  static bool has_log(const IncrementalKeyedSnapshot& snapshot) {
+    for (const auto& [name, bytes] : snapshot.private_files) {
+      if (name.ends_with(".log")) return true;
+    }
+    return false;
+  }
+
+  // A barrier: the full snapshot (what the state is) and the incremental one.
+  struct Barrier {
+    std::unique_ptr<SnapshotTask> full;
+    std::unique_ptr<IncrementalSnapshotTask> incremental;
+  };
+  static Barrier barrier(RocksDbKeyedStateBackend& backend, int64_t id) {
+    Barrier out;
+    out.full = backend.snapshot();
+    out.incremental = backend.snapshot_incremental(id);
+    return out;
+  }
+
+  // The incremental snapshot holds exactly the state of the full one, read both ways: as
+  // the files are (restore with the same key groups) and into the canonical form.
+  void expect_same_state(const IncrementalKeyedSnapshot& snapshot, const KeyedStateSnapshot& full) {
+    StateBackendOptions options;
+    options.rocksdb_dir = dir_.file("db");
+    KeyedStateSnapshot canonical = read_incremental_snapshot(snapshot, options, uploader_.fetcher());
+    EXPECT_EQ(canonical.states, full.states);
+    EXPECT_EQ(canonical.entries, full.entries);
+    auto restored = make_backend(snapshot.key_groups);
+    restored->restore_incremental(snapshot, uploader_.fetcher());
+    KeyedStateSnapshot reread = restored->snapshot()->run();
+    EXPECT_EQ(reread.states, full.states);
+    EXPECT_EQ(reread.entries, full.entries);
+  }
+};
+
+TEST_F(RocksDbLogTailTest, WritesAfterTheBarrierStayOutWhateverFlushesAndCompactionsDo) {
+  auto backend = make_backend();
+  write_round(*backend, 0, 2000, 'a', 1);
+  Barrier at = barrier(*backend, 1);
+  // After the barrier: every entry rewritten, some removed, the memtables flushed (the
+  // barrier's and these) and everything compacted together into new files.
+  write_round(*backend, 0, 2000, 'b', 2);
+  auto& value = backend->get_state(ValueStateDescriptor<int64_t>("value"));
+  for (int64_t k = 0; k < 2000; k += 7) {
+    set_key(*backend, k);
+    value.clear();
+  }
+  backend->compact();
+  IncrementalKeyedSnapshot snapshot = at.incremental->run(uploader_);
+  KeyedStateSnapshot full = at.full->run();
+  EXPECT_TRUE(has_log(snapshot));
+  expect_same_state(snapshot, full);
+  auto restored = make_backend();
+  restored->restore_incremental(snapshot, uploader_.fetcher());
+  expect_keys(*restored, 0, 2000, 1);
+}
+
+TEST_F(RocksDbLogTailTest, ClosedLogsAreSharedAndTheOpenOneIsTakenUpToTheBarrier) {
+  auto backend = make_backend();
+  write_round(*backend, 0, 2000, 'a', 1);
+  backend->set_background_work_paused(true);  // the barrier's memtables stay unflushed
+  Barrier first = barrier(*backend, 1);
+  write_round(*backend, 2000, 4000, 'b', 1);
+  // The log of the first barrier is closed now and still needed: it is shared; the one
+  // written since is taken up to this barrier.
+  Barrier second = barrier(*backend, 2);
+  backend->set_background_work_paused(false);
+  write_round(*backend, 0, 4000, 'c', 3);  // after both barriers
+  backend->compact();
+
+  IncrementalKeyedSnapshot one = first.incremental->run(uploader_);
+  backend->notify_checkpoint_complete(1);
+  IncrementalKeyedSnapshot two = second.incremental->run(uploader_);
+  EXPECT_TRUE(has_log(one));
+  EXPECT_TRUE(has_log(two));
+  int shared_logs = 0;
+  for (const SharedFileHandle& file : two.shared_files) shared_logs += file.local_name.ends_with(".log");
+  EXPECT_EQ(shared_logs, 1);
+  expect_same_state(one, first.full->run());
+  expect_same_state(two, second.full->run());
+
+  // The restored database goes on from the barrier and checkpoints again.
+  auto restored = make_backend();
+  restored->restore_incremental(two, uploader_.fetcher());
+  expect_keys(*restored, 0, 4000, 1);
+  write_round(*restored, 0, 500, 'd', 5);
+  Barrier third = barrier(*restored, 3);
+  write_round(*restored, 0, 4000, 'e', 7);
+  expect_same_state(third.incremental->run(uploader_), third.full->run());
+}
+
+TEST_F(RocksDbLogTailTest, WithoutASwitchTheOpenLogGrowsAfterTheBarrierAndIsCutThere) {
+  auto backend = make_backend();
+  backend->set_switch_memtables_at_barrier(false);
+  write_round(*backend, 0, 2000, 'a', 1);
+  Barrier first = barrier(*backend, 1);
+  write_round(*backend, 0, 3000, 'b', 2);  // into the log the barrier listed
+  Barrier second = barrier(*backend, 2);
+  write_round(*backend, 0, 3000, 'c', 3);
+  backend->compact();
+  IncrementalKeyedSnapshot one = first.incremental->run(uploader_);
+  EXPECT_TRUE(has_log(one));
+  expect_same_state(one, first.full->run());
+  expect_same_state(second.incremental->run(uploader_), second.full->run());
+}
+
+TEST_F(RocksDbLogTailTest, WithWritesStoppedNoMemtableIsSwitchedAndTheCheckpointsHoldTheirBarrierState) {
+  auto backend = make_backend();
+  write_round(*backend, 0, 2000, 'a', 1);
+  backend->set_background_work_paused(true);
+  Barrier first = barrier(*backend, 1);  // switches every column: one memtable waits in each
+  write_round(*backend, 2000, 4000, 'b', 1);
+  // The first column switched has two memtables waiting: RocksDB stops writes and refuses
+  // to switch the other columns, and at the next barrier any column (whose open log is
+  // empty then: not listed).
+  Barrier second = barrier(*backend, 2);
+  Barrier third = barrier(*backend, 3);
+  backend->set_background_work_paused(false);
+  write_round(*backend, 0, 4000, 'c', 3);
+  backend->compact();
+  expect_same_state(first.incremental->run(uploader_), first.full->run());
+  expect_same_state(second.incremental->run(uploader_), second.full->run());
+  IncrementalKeyedSnapshot snapshot = third.incremental->run(uploader_);
+  expect_same_state(snapshot, third.full->run());
+  auto restored = make_backend();
+  restored->restore_incremental(snapshot, uploader_.fetcher());
+  expect_keys(*restored, 0, 4000, 1);
+}
+
+TEST_F(RocksDbLogTailTest, CheckpointsInARowWithBackgroundFlushesAndASmallWriteBuffer) {
+  // A 1 MiB write buffer budget: RocksDB switches and flushes memtables on its own between
+  // and during the rounds (1.5 to 9 MB each, too little for the barrier to switch), so
+  // barriers meet logs and flushes in all states.
+  StateBackendOptions options;
+  options.kind = "rocksdb";
+  options.rocksdb_dir = dir_.file("db");
+  options.rocksdb_write_buffer_bytes = 1 << 20;
+  RocksDbKeyedStateBackend backend(options, {0, 127}, kMaxParallelism, clock_, "op", 0);
+  std::vector<Barrier> barriers;
+  for (int64_t round = 1; round <= 6; ++round) {
+    write_round(backend, 0, 1500 * round, static_cast<char>('a' + round), round, 1000);
+    barriers.push_back(barrier(backend, round));
+    if (round % 2 == 0) backend.compact();
+    // Each asynchronous part runs one round late, after more writes.
+    if (round >= 2) {
+      Barrier& previous = barriers[static_cast<size_t>(round - 2)];
+      IncrementalKeyedSnapshot snapshot = previous.incremental->run(uploader_);
+      backend.notify_checkpoint_complete(round - 1);
+      expect_same_state(snapshot, previous.full->run());
+    }
+  }
 }
 
 TEST_F(RocksDbIncrementalTest, TurnedOffItTakesNoIncrementalSnapshots) {

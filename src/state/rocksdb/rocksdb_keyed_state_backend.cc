@@ -8,6 +8,7 @@
 #include <deque>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <system_error>
@@ -135,6 +136,17 @@ rocksdb::Env* no_sync_env() {
       rocksdb::NewCompositeEnv(std::make_shared<NoSyncFileSystem>(rocksdb::FileSystem::Default())).release();
   return env;
 }
+
+// At a checkpoint barrier, the write-ahead logs hold what was written since the memtables
+// were last flushed (and a little more). When they hold at most kBarrierFlushMaxLogBytes in
+// all, the memtables are flushed there and then, so that small checkpoints are SST files
+// only. A flush at the barrier costs some milliseconds whatever its size (10 to 40 ms on a
+// busy 2-core machine): it is kept for states that change little. Past that, the checkpoint
+// takes the logs as they are; past kBarrierSwitchMinLogBytes it also switches the memtables
+// (about 1 to 10 ms: new memtables), to be flushed in the background, so that later
+// checkpoints take short logs again.
+constexpr uint64_t kBarrierFlushMaxLogBytes = 256 << 10;
+constexpr uint64_t kBarrierSwitchMinLogBytes = 16 << 20;
 
 // Buckets of a state column's hash memtable: 8 bytes each, allocated with every memtable of
 // the column (even an empty one) and counted by the write buffer manager. A column's
@@ -350,6 +362,7 @@ struct RocksDbKeyedStateBackend::Database {
   std::vector<std::unique_ptr<Column>> columns;  // by column id
   rocksdb::ReadOptions read_options;
   rocksdb::WriteOptions write_options;
+  bool switch_memtables_at_barrier = true;  // set_switch_memtables_at_barrier()
 
   ~Database() {
     close();
@@ -382,8 +395,73 @@ struct RocksDbKeyedStateBackend::Database {
     options.stats_dump_period_sec = 0;
     // Incremental checkpoints carry the MANIFEST along: a new one is started past this.
     options.max_manifest_file_size = 4 << 20;
+    // The write-ahead log (written only with incremental checkpoints, which take what was
+    // not flushed at the barrier from it) is buffered in RocksDB and written out by
+    // FlushWAL at the barrier, or when its 1 MiB buffer fills: a record costs a copy, not a
+    // system call. A log lives until every column with data in it was flushed; past this
+    // total, RocksDB flushes the columns that hold the oldest log.
+    options.manual_wal_flush = true;
+    options.max_total_wal_size = memory->write_buffers->buffer_size();
     options.env = no_sync_env();
     return options;
+  }
+
+  // The synchronous part of an incremental checkpoint, with file deletions disabled: the
+  // files that hold the state as of now.
+  rocksdb::Status list_files_at_barrier(std::vector<rocksdb::LiveFileStorageInfo>& files) {
+    std::vector<rocksdb::ColumnFamilyHandle*> handles{db->DefaultColumnFamily()};
+    for (const auto& column : columns) handles.push_back(column->handle);
+    // Logs below this number hold nothing that is not in SST files (the MANIFEST listed below
+    // already says so: the number only grows, and only once the MANIFEST records the flushes).
+    uint64_t min_log_to_keep = 0;
+    if (!db->GetIntProperty(rocksdb::DB::Properties::kMinLogNumberToKeep, &min_log_to_keep)) {
+      min_log_to_keep = 0;
+    }
+    // One consistent view of the database as of the barrier, without a flush: the SST files,
+    // the MANIFEST's length and the write-ahead logs with their lengths (RocksDB writes out
+    // the log's buffer first). Only this thread writes, so nothing is logged meanwhile.
+    rocksdb::LiveFilesStorageInfoOptions no_flush;
+    no_flush.wal_size_for_flush = std::numeric_limits<uint64_t>::max();
+    rocksdb::Status status = db->GetLiveFilesStorageInfo(no_flush, &files);
+    if (!status.ok()) return status;
+    std::erase_if(files, [&](const rocksdb::LiveFileStorageInfo& file) {
+      return file.file_type == rocksdb::kWalFile && file.file_number < min_log_to_keep;
+    });
+    uint64_t log_bytes = 0;
+    for (const rocksdb::LiveFileStorageInfo& file : files) {
+      if (file.file_type == rocksdb::kWalFile) log_bytes += file.size;
+    }
+
+    rocksdb::FlushOptions flush;
+    // A flush must not wait for compactions to catch up (that is for writes to do).
+    flush.allow_write_stall = true;
+    if (log_bytes <= kBarrierFlushMaxLogBytes) {
+      // Little was written since the last flush: flush it now, so that the checkpoint is
+      // SST files only, which later checkpoints share.
+      flush.wait = true;
+      status = db->Flush(flush, handles);
+      if (status.ok()) status = db->GetLiveFilesStorageInfo(no_flush, &files);
+      if (!status.ok()) return status;
+      // Everything is in SST files now, and the MANIFEST says so: no log is needed.
+      std::erase_if(files, [](const rocksdb::LiveFileStorageInfo& file) {
+        return file.file_type == rocksdb::kWalFile;
+      });
+      return status;
+    }
+    // More was written: the checkpoint takes the logs as they are. If they are long, the
+    // memtables are switched now and flushed in the background, so that the next
+    // checkpoint finds this part in SST files and takes only what is written until then
+    // from the logs. Switching writes nothing: the listed files stay exactly the state at
+    // the barrier. RocksDB refuses to switch while writes are stopped (flushes or
+    // compactions are behind, and a switch would add to them); the next checkpoint then
+    // takes longer logs.
+    flush.wait = false;
+    if (log_bytes < kBarrierSwitchMinLogBytes || !switch_memtables_at_barrier) return rocksdb::Status::OK();
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      status = db->Flush(flush, handle);
+      if (!status.ok() && !status.IsTryAgain()) return status;
+    }
+    return rocksdb::Status::OK();
   }
 
   rocksdb::ColumnFamilyOptions column_options(
@@ -410,8 +488,10 @@ struct RocksDbKeyedStateBackend::Database {
   }
 };
 
-// What incremental checkpoints uploaded, by local file name. An SST file never changes and
-// its number is never reused within one database, so a local name stands for its content.
+// What incremental checkpoints uploaded, by local file name. An SST file or a closed log
+// never changes and its number is never reused within one database (a restored one goes on
+// past the numbers of the files it was restored from), so a local name stands for its
+// content. The open log's part is a private file, never reused.
 struct RocksDbKeyedStateBackend::Uploads {
   std::mutex mutex;
   // The files of the latest completed checkpoint: the next ones reuse them.
@@ -423,6 +503,11 @@ struct RocksDbKeyedStateBackend::Uploads {
 // The asynchronous part of an incremental checkpoint: uploads the database files that the
 // synchronous part listed. File deletions stay disabled until it ran (or is destroyed), so
 // the listed files stay on disk whatever compactions do meanwhile.
+//
+// SST and blob files never change. Of the write-ahead logs, all but the newest were closed
+// before the barrier and never change either, so they are shared like SST files; the
+// newest one (the log being written) grows after the barrier, so only its first `size`
+// bytes, what was logged before the barrier, are taken, as a private file.
 class RocksDbKeyedStateBackend::IncrementalTask final : public IncrementalSnapshotTask {
  public:
   IncrementalTask(std::shared_ptr<Database> db, std::shared_ptr<Uploads> uploads,
@@ -433,7 +518,11 @@ class RocksDbKeyedStateBackend::IncrementalTask final : public IncrementalSnapsh
         files_(std::move(files)),
         checkpoint_id_(checkpoint_id),
         snapshot_(std::move(snapshot)),
-        context_(std::move(context)) {}
+        context_(std::move(context)) {
+    for (const rocksdb::LiveFileStorageInfo& file : files_) {
+      if (file.file_type == rocksdb::kWalFile) open_log_number_ = std::max(open_log_number_, file.file_number);
+    }
+  }
   ~IncrementalTask() override { release(); }
 
   IncrementalKeyedSnapshot run(SharedFileUploader& uploader) override {
@@ -450,7 +539,9 @@ class RocksDbKeyedStateBackend::IncrementalTask final : public IncrementalSnapsh
       for (const rocksdb::LiveFileStorageInfo& file : files_) {
         const std::string& name = file.relative_filename;
         const std::string path = file.directory + "/" + name;
-        if (file.file_type == rocksdb::kTableFile || file.file_type == rocksdb::kBlobFile) {
+        const bool unchanging = file.file_type == rocksdb::kTableFile || file.file_type == rocksdb::kBlobFile ||
+                                (file.file_type == rocksdb::kWalFile && file.file_number != open_log_number_);
+        if (unchanging) {
           auto it = previous.find(name);
           SharedFileHandle handle = it != previous.end() && uploader.reuse(it->second)
                                         ? it->second
@@ -460,7 +551,8 @@ class RocksDbKeyedStateBackend::IncrementalTask final : public IncrementalSnapsh
         } else if (!file.replacement_contents.empty()) {
           out.private_files.emplace_back(name, file.replacement_contents);  // CURRENT
         } else {
-          out.private_files.emplace_back(name, read_prefix(path, file.size));  // MANIFEST: its valid part
+          // MANIFEST, the open log: their part up to the barrier; OPTIONS.
+          out.private_files.emplace_back(name, read_prefix(path, file.size));
         }
       }
     } catch (...) {
@@ -493,6 +585,7 @@ class RocksDbKeyedStateBackend::IncrementalTask final : public IncrementalSnapsh
   std::shared_ptr<Database> db_;  // null once file deletions are enabled again
   std::shared_ptr<Uploads> uploads_;
   std::vector<rocksdb::LiveFileStorageInfo> files_;
+  uint64_t open_log_number_ = 0;  // the write-ahead log being written at the barrier, if listed
   int64_t checkpoint_id_;
   IncrementalKeyedSnapshot snapshot_;  // the synchronous part's: states, key groups
   std::string context_;
@@ -582,7 +675,9 @@ RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(const StateBackendOptions& op
   db_->dir = create_data_dir(options.rocksdb_dir, operator_name, subtask_index);
   db_->memory =
       shared_memory(options.rocksdb_block_cache_bytes, options.rocksdb_write_buffer_bytes);
-  db_->write_options.disableWAL = true;  // checkpoints make state durable, not the WAL
+  // Checkpoints make state durable, not the write-ahead log; incremental checkpoints take
+  // what was not flushed at the barrier from it, full snapshots read a RocksDB snapshot.
+  db_->write_options.disableWAL = !incremental_;
   open_database({});
 }
 
@@ -638,6 +733,13 @@ RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() {
 }
 
 const std::filesystem::path& RocksDbKeyedStateBackend::data_dir() const { return db_->dir; }
+
+void RocksDbKeyedStateBackend::set_switch_memtables_at_barrier(bool on) { db_->switch_memtables_at_barrier = on; }
+
+void RocksDbKeyedStateBackend::set_background_work_paused(bool paused) {
+  rocksdb::Status status = paused ? db_->db->PauseBackgroundWork() : db_->db->ContinueBackgroundWork();
+  if (!status.ok()) fail("cannot pause or resume background work", status.ToString());
+}
 
 void RocksDbKeyedStateBackend::fail(const std::string& what, const std::string& status) const {
   throw Error("RocksDB state backend of operator '" + operator_name_ + "' (subtask " +
@@ -821,13 +923,11 @@ std::unique_ptr<IncrementalSnapshotTask> RocksDbKeyedStateBackend::snapshot_incr
   std::shared_ptr<Database> db;
   std::vector<rocksdb::LiveFileStorageInfo> files;
   if (!snapshot.states.empty()) {
-    // The files of the database as of now, after a flush of the memtables; none of them
-    // is deleted until the task has uploaded them.
+    // None of the listed files is deleted until the task has uploaded them.
     rocksdb::Status status = db_->db->DisableFileDeletions();
     if (!status.ok()) fail("cannot take an incremental checkpoint", status.ToString());
     db = db_;  // the task enables file deletions again
-    rocksdb::LiveFilesStorageInfoOptions options;  // flushes
-    status = db_->db->GetLiveFilesStorageInfo(options, &files);
+    status = db_->list_files_at_barrier(files);
     if (!status.ok()) {
       db_->db->EnableFileDeletions(/*force=*/false);
       fail("cannot take an incremental checkpoint", status.ToString());
@@ -836,6 +936,7 @@ std::unique_ptr<IncrementalSnapshotTask> RocksDbKeyedStateBackend::snapshot_incr
   return std::make_unique<IncrementalTask>(std::move(db), uploads_, std::move(files), checkpoint_id,
                                            std::move(snapshot), std::move(context));
 }
+
 
 void RocksDbKeyedStateBackend::notify_checkpoint_complete(int64_t checkpoint_id) {
   std::lock_guard lock(uploads_->mutex);

@@ -6,7 +6,8 @@
 //
 // - Memory: the block cache and the write buffer manager are shared by every RocksDB
 //   backend of the process with the same configured sizes (StateBackendOptions).
-// - Durability comes from checkpoints, as in Flink: writes skip RocksDB's write-ahead log.
+// - Durability comes from checkpoints, as in Flink: nothing is synced to disk, and without
+//   incremental checkpoints writes skip RocksDB's write-ahead log.
 // - ListState::add is a RocksDB merge whose operator concatenates. Lists are stored in the
 //   canonical form (elements back to back, no lengths), so neither compaction nor full
 //   snapshots can split them: their expired elements are dropped when the list is read.
@@ -16,12 +17,17 @@
 //   of snapshots.
 //
 // - Incremental checkpoints (StateBackendOptions::incremental_checkpoints): the synchronous
-//   part disables file deletions, flushes the memtables and lists the database's files
-//   (what a RocksDB checkpoint would link); the asynchronous part uploads the SST files
-//   that the latest completed checkpoint did not already have, takes MANIFEST (its valid
-//   part), CURRENT and OPTIONS along as private files, and enables file deletions again.
-//   A restore with the same key groups puts the files in place and opens them; any other
-//   restore reads them into the canonical form.
+//   part disables file deletions and lists the database's files (what a RocksDB checkpoint
+//   would link) without flushing: what the memtables hold is in the write-ahead log, which
+//   these databases keep for this (buffered, never synced), and the listing has each log's
+//   length at the barrier. Only when little was written since the last flush does it flush
+//   (then the checkpoint is SST files only); when the logs are long it switches the
+//   memtables, to be flushed in the background, so that later logs are short again. The
+//   asynchronous part uploads the SST files and closed logs that the latest completed
+//   checkpoint did not already have, takes MANIFEST and the open log (their parts up to
+//   the barrier), CURRENT and OPTIONS along as private files, and enables file deletions
+//   again. A restore with the same key groups puts the files in place and opens them
+//   (RocksDB replays the logs); any other restore reads them into the canonical form.
 //
 // Threading: like every KeyedStateBackend, used from its subtask's thread; a SnapshotTask
 // or IncrementalSnapshotTask may run on another thread, and may even outlive the backend
@@ -90,6 +96,15 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   // Compacts every column down to the bottom level now (TTL filters included). RocksDB
   // compacts in the background on its own; this is for tests and tools.
   void compact();
+  // Pauses (or resumes) RocksDB's background flushes and compactions, for tests: what a
+  // checkpoint lists then does not depend on their timing. While paused, writes block once a
+  // column has two memtables waiting for a flush (each checkpoint that takes the log leaves
+  // one), and so does a checkpoint that flushes at the barrier (little was written).
+  void set_background_work_paused(bool paused);
+  // For tests: whether a checkpoint that takes long write-ahead logs switches the memtables
+  // after listing them (the default), as it does unless RocksDB has stopped writes. Without
+  // the switch, writes after the barrier go on into the log the checkpoint listed.
+  void set_switch_memtables_at_barrier(bool on);
   // The directory of this backend's database.
   const std::filesystem::path& data_dir() const;
 
