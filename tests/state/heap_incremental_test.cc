@@ -105,6 +105,21 @@ class HeapIncrementalTest : public ::testing::Test {
     }
     EXPECT_EQ(expected.key_groups, actual.key_groups);
   }
+  // Takes checkpoint `id` and tells the backend it completed.
+  IncrementalKeyedSnapshot take_completed(int64_t id) {
+    IncrementalKeyedSnapshot snapshot = take(id);
+    backend_.notify_checkpoint_complete(id);
+    return snapshot;
+  }
+  // Takes checkpoint `id`, checks that its chain has `chain_files` files and that it reads
+  // back as a full snapshot taken at the same point.
+  IncrementalKeyedSnapshot take_and_check(int64_t id, size_t chain_files) {
+    KeyedStateSnapshot expected = full_snapshot();
+    IncrementalKeyedSnapshot snapshot = take(id);
+    EXPECT_EQ(snapshot.shared_files.size(), chain_files) << "checkpoint " << id;
+    expect_same(expected, read(snapshot));
+    return snapshot;
+  }
   uint64_t size_of(const SharedFileHandle& file) { return uploader_.files.at(file.shared_name).size(); }
 
   ManualClock clock_{1000};
@@ -145,31 +160,24 @@ TEST_F(HeapIncrementalTest, DeltasHoldOnlyWhatChangedAndTheChainReadsBackExactly
 
 TEST_F(HeapIncrementalTest, ADeltaBuildsOnTheLatestCompletedCheckpointOnly) {
   write(0, 1000, 1);
-  IncrementalKeyedSnapshot first = take(1);
-  backend_.notify_checkpoint_complete(1);
+  IncrementalKeyedSnapshot first = take_completed(1);
   write(0, 10, 2);
   IncrementalKeyedSnapshot aborted = take(2);
   backend_.notify_checkpoint_aborted(2);
   write(500, 510, 3);
   clear(600, 605);
-  KeyedStateSnapshot expected = full_snapshot();
-  IncrementalKeyedSnapshot third = take(3);
-  ASSERT_EQ(third.shared_files.size(), 2u);
+  // A delta over checkpoint 1 that includes the changes of the aborted interval.
+  IncrementalKeyedSnapshot third = take_and_check(3, 2);
   EXPECT_EQ(third.shared_files[0], first.shared_files[0]);
-  expect_same(expected, read(third));  // includes the changes of the aborted interval
   // Checkpoint 2 never completed: checkpoint 4 builds on 3 only once 3 completes.
   backend_.notify_checkpoint_complete(3);
   write(0, 5, 4);
-  expected = full_snapshot();
-  IncrementalKeyedSnapshot fourth = take(4);
-  ASSERT_EQ(fourth.shared_files.size(), 3u);
-  expect_same(expected, read(fourth));
+  take_and_check(4, 3);
 }
 
 TEST_F(HeapIncrementalTest, WritesAfterTheBarrierStayOutWhileTheTaskRunsOnAnotherThread) {
   write(0, 20000, 1);
-  take(1);
-  backend_.notify_checkpoint_complete(1);
+  take_completed(1);
   write(0, 20000, 2);
   KeyedStateSnapshot expected = full_snapshot();
   std::unique_ptr<IncrementalSnapshotTask> task = backend_.snapshot_incremental(2);
@@ -183,31 +191,22 @@ TEST_F(HeapIncrementalTest, WritesAfterTheBarrierStayOutWhileTheTaskRunsOnAnothe
 
 TEST_F(HeapIncrementalTest, StartsANewChainWhenDeltasOutweighTheFullFileOrAFileIsGone) {
   write(0, 200, 1);
-  IncrementalKeyedSnapshot first = take(1);
-  backend_.notify_checkpoint_complete(1);
+  IncrementalKeyedSnapshot first = take_completed(1);
   write(0, 200, 2);  // everything changed: the delta is as large as the full file
-  IncrementalKeyedSnapshot second = take(2);
-  ASSERT_EQ(second.shared_files.size(), 2u);
+  take_and_check(2, 2);
   backend_.notify_checkpoint_complete(2);
   write(0, 1, 3);
-  KeyedStateSnapshot expected = full_snapshot();
-  IncrementalKeyedSnapshot third = take(3);
-  ASSERT_EQ(third.shared_files.size(), 1u);  // full again
-  expect_same(expected, read(third));
+  IncrementalKeyedSnapshot third = take_and_check(3, 1);  // full again
   backend_.notify_checkpoint_complete(3);
 
   write(0, 1, 4);
   uploader_.files.erase(third.shared_files[0].shared_name);  // the storage no longer keeps it
-  expected = full_snapshot();
-  IncrementalKeyedSnapshot fourth = take(4);
-  ASSERT_EQ(fourth.shared_files.size(), 1u);
-  expect_same(expected, read(fourth));
+  take_and_check(4, 1);
 }
 
 TEST_F(HeapIncrementalTest, RestoresAtAnotherParallelism) {
   write(0, 2000, 1);
-  take(1);
-  backend_.notify_checkpoint_complete(1);
+  take_completed(1);
   write(0, 50, 2);
   clear(60, 70);
   IncrementalKeyedSnapshot second = take(2);
