@@ -23,8 +23,8 @@ struct StateBackendOptions {
   std::string rocksdb_dir;
   size_t rocksdb_block_cache_bytes = 64 << 20;   // shared by the process's RocksDB backends
   size_t rocksdb_write_buffer_bytes = 64 << 20;  // shared write buffer manager limit
-  // RocksDB: checkpoints upload only the SST files that earlier checkpoints have not
-  // (shared between checkpoints); off: every checkpoint is a full canonical copy.
+  // Checkpoints write only what earlier ones have not (RocksDB: new SST files and logs;
+  // heap: slots changed since); off: every checkpoint is a full canonical copy.
   // Savepoints are always full canonical copies.
   bool incremental_checkpoints = true;
 };
