@@ -52,6 +52,10 @@ std::chrono::steady_clock::time_point CheckpointCoordinator::poll(std::chrono::s
     next_trigger_ = now + config_.interval;
   }
   auto wake = std::max(next_trigger_, last_finished_ + config_.min_pause);
+  // A trigger that is due but waits for a checkpoint in flight: look again shortly, not at
+  // once (completions do not wake the caller, and a wake-up time in the past made it spin
+  // for as long as a checkpoint took).
+  if (wake <= now) wake = now + kRecheckWhileBlocked;
   return std::min(next, wake);
 }
 

@@ -67,8 +67,11 @@ class CheckpointCoordinator {
                         std::map<int, SourceCoordinator*> sources,          // by source node id
                         std::map<TaskId, TaskInbox*> tasks, int64_t first_id);
 
+  // How soon poll() wants to be called again while a due checkpoint waits for one in flight.
+  static constexpr std::chrono::milliseconds kRecheckWhileBlocked{5};
+
   // Executor thread: triggers a periodic checkpoint if one is due; aborts checkpoints past
-  // their timeout. Returns when to call again.
+  // their timeout. Returns when to call again: always after `now`.
   std::chrono::steady_clock::time_point poll(std::chrono::steady_clock::time_point now);
   // Any thread: a savepoint (a savepoint-<id>-<ms> folder of the checkpoint directory).
   // The future gets its folder once complete, or an exception. Operators are told it

@@ -94,6 +94,18 @@ TEST_F(CoordinatorTest, OneCheckpointAtATimeByDefault) {
   EXPECT_FALSE(coordinator_->folder_of(2).empty());
 }
 
+TEST_F(CoordinatorTest, ADueCheckpointWaitingForOneInFlightDoesNotAskForAnImmediateCall) {
+  make();
+  coordinator_->poll(at(150));
+  for (int ms : {400, 700, 1000}) {  // checkpoint 1 is still pending: 2 is due but waits
+    EXPECT_GT(coordinator_->poll(at(ms)), at(ms)) << "the executor would spin at " << ms << " ms";
+  }
+  EXPECT_TRUE(coordinator_->folder_of(2).empty());
+  ack_all(1);
+  coordinator_->poll(at(1001));
+  EXPECT_FALSE(coordinator_->folder_of(2).empty());
+}
+
 TEST_F(CoordinatorTest, MinimumPauseCountsFromTheEndOfTheLastCheckpoint) {
   config_.min_pause = milliseconds(10'000);  // far beyond the test's real time
   make();
