@@ -8,6 +8,7 @@
 // references are invalidated by any insertion or erasure.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -118,6 +119,26 @@ class FlatStateMap {
     size_t index = it.index();
     erase_at(index);
     return iterator(&buckets_, index);
+  }
+
+  // Empties the map, keeping its bucket array for reuse.
+  void clear() {
+    for (Bucket& b : buckets_) {
+      if (b.hash == 0) continue;
+      b.hash = 0;
+      b.entry = std::pair<std::string, V>();
+    }
+    size_ = 0;
+    ++generation_;
+  }
+  // Becomes a copy of `other`, reusing this map's bucket array when it is large enough. The
+  // generation moves past both maps', so no position remembered in this map stays valid.
+  void assign(const FlatStateMap& other) {
+    const uint64_t generation = std::max(generation_, other.generation_) + 1;
+    buckets_ = other.buckets_;
+    mask_ = other.mask_;
+    size_ = other.size_;
+    generation_ = generation;
   }
 
   // Halves the table while it is at most 1/8 full, releasing memory after mass erasure.

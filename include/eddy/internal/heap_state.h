@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -169,7 +170,9 @@ class HeapTable final : public HeapTableBase {
         encoder_(encoder),
         first_group_(store.key_groups().first),
         groups_(static_cast<size_t>(std::max(store.key_groups().size(), 0))),
-        frozen_(groups_.size(), false) {
+        frozen_(groups_.size(), false),
+        pool_(std::make_shared<GroupPool>()) {
+    pool_->limit = groups_.size();
     store.add_table(*this);
   }
 
@@ -289,6 +292,8 @@ class HeapTable final : public HeapTableBase {
       }
       for (const auto& [key, epoch] : group->removed) bytes += sizeof(key) + sizeof(epoch) + owned_bytes(key);
     }
+    std::lock_guard lock(pool_->mutex);
+    for (const auto& spare : pool_->spare) bytes += spare->map.bucket_count() * Map::bucket_bytes();
     return bytes;
   }
 
@@ -320,6 +325,12 @@ class HeapTable final : public HeapTableBase {
     Group() = default;
     // A copy for writing: nobody's snapshot holds it yet.
     Group(const Group& other) : map(other.map), removed(other.removed), prune_at(other.prune_at) {}
+    // The same, into a recycled group (its bucket array reused).
+    void assign(const Group& other) {
+      map.assign(other.map);
+      removed = other.removed;
+      prune_at = other.prune_at;
+    }
 
     Map map;
     // Slots removed (map key, epoch of the removal), while the store tracks removals;
@@ -330,6 +341,45 @@ class HeapTable final : public HeapTableBase {
     // before writing to it in place, decremented (release) by a snapshot done with it.
     std::atomic<int> snapshot_holders{0};
   };
+
+  // Key groups that snapshots let go of, kept for the next copy-on-write: copying into a
+  // bucket array already in memory costs a memcpy, where a fresh one costs a page fault
+  // per 4 KiB (and freeing it, an munmap and TLB flushes that stall the task's thread).
+  // At most one spare per key group. Shared with the deleters, which may run on a
+  // snapshot's thread after the table is gone.
+  struct GroupPool {
+    std::mutex mutex;
+    std::vector<std::unique_ptr<Group>> spare;
+    size_t limit = 0;
+  };
+  struct Recycle {
+    std::shared_ptr<GroupPool> pool;
+    void operator()(Group* group) const {
+      std::unique_ptr<Group> owned(group);
+      owned->map.clear();
+      owned->removed.clear();
+      owned->snapshot_holders.store(0, std::memory_order_relaxed);
+      std::lock_guard lock(pool->mutex);
+      if (pool->spare.size() < pool->limit) pool->spare.push_back(std::move(owned));
+    }
+  };
+  // A new empty key group, or a copy of `from`, in a recycled group when there is one.
+  std::shared_ptr<Group> new_group(const Group* from) {
+    std::unique_ptr<Group> group;
+    {
+      std::lock_guard lock(pool_->mutex);
+      if (!pool_->spare.empty()) {
+        group = std::move(pool_->spare.back());
+        pool_->spare.pop_back();
+      }
+    }
+    if (group == nullptr) {
+      group = from != nullptr ? std::make_unique<Group>(*from) : std::make_unique<Group>();
+    } else if (from != nullptr) {
+      group->assign(*from);
+    }
+    return std::shared_ptr<Group>(group.release(), Recycle{pool_});
+  }
 
   struct Frozen final : FrozenTable {
     TtlPolicy ttl{StateDescriptorBase{}};
@@ -444,11 +494,11 @@ class HeapTable final : public HeapTableBase {
   Group& writable_group(size_t g) {
     std::shared_ptr<Group>& group = groups_[g];
     if (group == nullptr) {
-      group = std::make_shared<Group>();
+      group = new_group(nullptr);
     } else if (frozen_[g] && group->snapshot_holders.load(std::memory_order_acquire) > 0) {
       // A snapshot that still needs this key group keeps the old one; one that has
       // written it already has let it go.
-      group = std::make_shared<Group>(*group);
+      group = new_group(group.get());
     }
     frozen_[g] = false;
     return *group;
@@ -462,6 +512,7 @@ class HeapTable final : public HeapTableBase {
   int first_group_;
   std::vector<std::shared_ptr<Group>> groups_;
   std::vector<bool> frozen_;
+  std::shared_ptr<GroupPool> pool_;
   std::string lookup_;
   uint64_t lookup_hash_ = 0;
   uint64_t lookup_version_ = ~uint64_t{0};
