@@ -251,5 +251,76 @@ TEST_F(IncrementalRocksDbTest, RestoresAtAnotherParallelismAndIntoTheHeapBackend
   }
 }
 
+// Values of at least 512 bytes live in RocksDB blob files (key-value separation), which never
+// change, like SST files: checkpoints share them, and every kind of restore reads them back.
+TEST_F(IncrementalRocksDbTest, LargeValuesInBlobFilesAreSharedAndRestoredEverywhere) {
+  auto left = backend(KeyGroupRange::for_subtask(kMaxParallelism, 2, 0));
+  auto right = backend(KeyGroupRange::for_subtask(kMaxParallelism, 2, 1));
+  auto payload_of = [](int64_t k, int round) {
+    return std::string(600 + static_cast<size_t>(k % 7) * 300, static_cast<char>('a' + (k + round) % 26));
+  };
+  // The first checkpoint finds little in the logs (about 110 KiB a subtask, under the 256 KiB
+  // that the barrier flushes): it flushes, so its values are in blob files. The second finds
+  // more (about 340 KiB): it takes them from the write-ahead log, beside the first's blobs.
+  auto write = [&](int64_t from, int64_t to, int round) {
+    for (KeyedStateBackend* b : {left.get(), right.get()}) {
+      auto& payload = b->get_state(ValueStateDescriptor<std::string>("payload"));
+      for (int64_t k = from; k < to; ++k) {
+        int group = key_group_of(KeyHash<int64_t>{}(k), kMaxParallelism);
+        if (!b->key_groups().contains(group)) continue;
+        b->set_current_key(k, group);
+        payload.update(payload_of(k, round));
+      }
+    }
+  };
+  write(0, 150, 0);
+  std::string first = checkpoint(1, {left.get(), right.get()});
+  write(150, 600, 0);
+  write(0, 50, 1);
+  add(*left, 0, 600, 1);
+  add(*right, 0, 600, 1);
+  std::string second = checkpoint(2, {left.get(), right.get()});
+
+  std::set<std::string> blobs1;
+  for (const std::string& name : shared_files_of(first)) {
+    if (name.ends_with(".blob")) blobs1.insert(name);
+  }
+  ASSERT_FALSE(blobs1.empty()) << "no blob file in the first checkpoint";
+  std::set<std::string> files2 = shared_files_of(second);
+  for (const std::string& name : blobs1) EXPECT_TRUE(files2.count(name)) << name;
+
+  std::map<int64_t, std::string> expected;
+  for (int64_t k = 0; k < 600; ++k) expected[k] = payload_of(k, k < 50 ? 1 : 0);
+  auto payloads = [](const std::vector<KeyedStateBackend*>& backends) {
+    std::map<int64_t, std::string> out;
+    for (KeyedStateBackend* b : backends) {
+      auto& payload = b->get_state(ValueStateDescriptor<std::string>("payload"));
+      for (int64_t k = 0; k < 600; ++k) {
+        int group = key_group_of(KeyHash<int64_t>{}(k), kMaxParallelism);
+        if (!b->key_groups().contains(group)) continue;
+        b->set_current_key(k, group);
+        if (auto value = payload.value()) out[k] = *value;
+      }
+    }
+    return out;
+  };
+  ASSERT_EQ(payloads({left.get(), right.get()}), expected);
+  const auto counts = contents({left.get(), right.get()}, 600);
+
+  for (std::string kind : {"rocksdb", "heap"}) {
+    for (int parallelism : {1, 2, 3}) {
+      SCOPED_TRACE(kind + " at parallelism " + std::to_string(parallelism));
+      std::vector<std::unique_ptr<KeyedStateBackend>> restored;
+      std::vector<KeyedStateBackend*> pointers;
+      for (int s = 0; s < parallelism; ++s) {
+        restored.push_back(restore(second, KeyGroupRange::for_subtask(kMaxParallelism, parallelism, s), kind));
+        pointers.push_back(restored.back().get());
+      }
+      EXPECT_EQ(payloads(pointers), expected);
+      EXPECT_EQ(contents(pointers, 600), counts);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace eddy::checkpoint

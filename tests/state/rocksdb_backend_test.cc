@@ -697,22 +697,31 @@ TEST_F(RocksDbLogTailTest, WithWritesStoppedNoMemtableIsSwitchedAndTheCheckpoint
   auto backend = make_backend();
   write_round(*backend, 0, 2000, 'a', 1);
   backend->set_background_work_paused(true);
-  Barrier first = barrier(*backend, 1);  // switches every column: one memtable waits in each
-  write_round(*backend, 2000, 4000, 'b', 1);
-  // The first column switched has two memtables waiting: RocksDB stops writes and refuses
-  // to switch the other columns, and at the next barrier any column (whose open log is
-  // empty then: not listed).
-  Barrier second = barrier(*backend, 2);
-  Barrier third = barrier(*backend, 3);
+  // Nothing is flushed from here on, so every barrier lists more than 16 MiB of logs and
+  // switches every column that was written since the last one: a memtable more waits in
+  // each. Small writes in between (RocksDB slows them down once three wait).
+  std::vector<Barrier> barriers;
+  barriers.push_back(barrier(*backend, 1));
+  write_round(*backend, 2000, 2100, 'b', 1, 100);
+  barriers.push_back(barrier(*backend, 2));
+  write_round(*backend, 2100, 2200, 'b', 1, 100);
+  barriers.push_back(barrier(*backend, 3));
+  write_round(*backend, 2200, 4000, 'b', 1, 100);
+  // The first column switched here has four memtables waiting: RocksDB stops writes and
+  // refuses to switch the other columns, and at the next barrier any column (whose open
+  // log is empty then: not listed).
+  barriers.push_back(barrier(*backend, 4));
+  barriers.push_back(barrier(*backend, 5));
   backend->set_background_work_paused(false);
   write_round(*backend, 0, 4000, 'c', 3);
   backend->compact();
-  expect_same_state(first.incremental->run(uploader_), first.full->run());
-  expect_same_state(second.incremental->run(uploader_), second.full->run());
-  IncrementalKeyedSnapshot snapshot = third.incremental->run(uploader_);
-  expect_same_state(snapshot, third.full->run());
+  IncrementalKeyedSnapshot last;
+  for (Barrier& b : barriers) {
+    last = b.incremental->run(uploader_);
+    expect_same_state(last, b.full->run());
+  }
   auto restored = make_backend();
-  restored->restore_incremental(snapshot, uploader_.fetcher());
+  restored->restore_incremental(last, uploader_.fetcher());
   expect_keys(*restored, 0, 4000, 1);
 }
 

@@ -29,6 +29,9 @@
 //   again. A restore with the same key groups puts the files in place and opens them
 //   (RocksDB replays the logs); any other restore reads them into the canonical form.
 //
+// - Values of 512 bytes or more are kept in blob files (RocksDB's integrated BlobDB), which
+//   compactions do not rewrite; checkpoints share them like SST files.
+//
 // Threading: like every KeyedStateBackend, used from its subtask's thread; a SnapshotTask
 // or IncrementalSnapshotTask may run on another thread, and may even outlive the backend
 // (both keep the database open).
@@ -97,9 +100,10 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   // compacts in the background on its own; this is for tests and tools.
   void compact();
   // Pauses (or resumes) RocksDB's background flushes and compactions, for tests: what a
-  // checkpoint lists then does not depend on their timing. While paused, writes block once a
-  // column has two memtables waiting for a flush (each checkpoint that takes the log leaves
-  // one), and so does a checkpoint that flushes at the barrier (little was written).
+  // checkpoint lists then does not depend on their timing. While paused, writes slow down
+  // once a column has three memtables waiting for a flush and block at four (each checkpoint
+  // that takes long logs leaves one), and a checkpoint that flushes at the barrier (little
+  // was written) blocks.
   void set_background_work_paused(bool paused);
   // For tests: whether a checkpoint that takes long write-ahead logs switches the memtables
   // after listing them (the default), as it does unless RocksDB has stopped writes. Without
