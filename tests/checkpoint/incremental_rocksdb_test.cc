@@ -117,6 +117,20 @@ class IncrementalRocksDbTest : public ::testing::Test {
     return b;
   }
 
+  // A job's subtasks at `parallelism`, restored from the checkpoint in `folder`.
+  struct Restored {
+    std::vector<std::unique_ptr<KeyedStateBackend>> owned;
+    std::vector<KeyedStateBackend*> backends;
+  };
+  Restored restore_all(const std::string& folder, int parallelism, const std::string& kind) {
+    Restored out;
+    for (int s = 0; s < parallelism; ++s) {
+      out.owned.push_back(restore(folder, KeyGroupRange::for_subtask(kMaxParallelism, parallelism, s), kind));
+      out.backends.push_back(out.owned.back().get());
+    }
+    return out;
+  }
+
   // Every (key, count, list) the backends hold for keys [0, n).
   static std::map<int64_t, std::pair<int64_t, std::vector<int64_t>>> contents(
       const std::vector<KeyedStateBackend*>& backends, int64_t n) {
@@ -240,13 +254,8 @@ TEST_F(IncrementalRocksDbTest, RestoresAtAnotherParallelismAndIntoTheHeapBackend
   for (std::string kind : {"rocksdb", "heap"}) {
     for (int parallelism : {1, 2, 3}) {
       SCOPED_TRACE(kind + " at parallelism " + std::to_string(parallelism));
-      std::vector<std::unique_ptr<KeyedStateBackend>> restored;
-      std::vector<KeyedStateBackend*> pointers;
-      for (int s = 0; s < parallelism; ++s) {
-        restored.push_back(restore(folder, KeyGroupRange::for_subtask(kMaxParallelism, parallelism, s), kind));
-        pointers.push_back(restored.back().get());
-      }
-      EXPECT_EQ(contents(pointers, 3000), expected);
+      Restored restored = restore_all(folder, parallelism, kind);
+      EXPECT_EQ(contents(restored.backends, 3000), expected);
     }
   }
 }
@@ -310,14 +319,9 @@ TEST_F(IncrementalRocksDbTest, LargeValuesInBlobFilesAreSharedAndRestoredEverywh
   for (std::string kind : {"rocksdb", "heap"}) {
     for (int parallelism : {1, 2, 3}) {
       SCOPED_TRACE(kind + " at parallelism " + std::to_string(parallelism));
-      std::vector<std::unique_ptr<KeyedStateBackend>> restored;
-      std::vector<KeyedStateBackend*> pointers;
-      for (int s = 0; s < parallelism; ++s) {
-        restored.push_back(restore(second, KeyGroupRange::for_subtask(kMaxParallelism, parallelism, s), kind));
-        pointers.push_back(restored.back().get());
-      }
-      EXPECT_EQ(payloads(pointers), expected);
-      EXPECT_EQ(contents(pointers, 600), counts);
+      Restored restored = restore_all(second, parallelism, kind);
+      EXPECT_EQ(payloads(restored.backends), expected);
+      EXPECT_EQ(contents(restored.backends, 600), counts);
     }
   }
 }
