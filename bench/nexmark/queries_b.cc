@@ -401,34 +401,9 @@ class TopBidsPerAuction {
 
 constexpr int64_t kJoinedCategory = 10;
 
-// The columns of a category-10 auction that a result needs (its id is the key, its category
-// is 10).
-struct Q20Auction {
-  std::string item_name;
-  std::string description;
-  int64_t initial_bid = 0;
-  int64_t reserve = 0;
-  Timestamp date_time = 0;
-  Timestamp expires = 0;
-  int64_t seller = 0;
-  std::string extra;
-  EDDY_SERIALIZE(item_name, description, initial_bid, reserve, date_time, expires, seller, extra)
-};
-
-Q20Auction projected(Auction&& a) {
-  return Q20Auction{std::move(a.item_name),
-                    std::move(a.description),
-                    a.initial_bid,
-                    a.reserve,
-                    a.date_time,
-                    a.expires,
-                    a.seller,
-                    std::move(a.extra)};
-}
-
 // Moves the bid's and the auction's strings into the row (a caller that needs the auction
 // again passes a copy).
-Q20Result joined(Bid&& bid, Q20Auction&& a) {
+Q20Result joined(Bid&& bid, Auction&& a) {
   return Q20Result{bid.auction,
                    bid.bidder,
                    bid.price,
@@ -451,7 +426,7 @@ Q20Result joined(Bid&& bid, Q20Auction&& a) {
 // guarantees: every auction id occurs once. So once an auction has been seen, a bid on it
 // joins at once (category 10) or never (any other category) and need not be kept; only bids
 // that come before their auction wait, and are joined or dropped when it arrives. State per
-// auction id: the projected columns of a category-10 auction, or a one-byte "seen" marker for
+// auction id: a category-10 auction, or a one-byte "seen" marker for
 // any other; plus the early bids until their auction arrives.
 //
 // A duplicate auction id (not produced by the generator) is ignored: the first auction with
@@ -460,13 +435,13 @@ Q20Result joined(Bid&& bid, Q20Auction&& a) {
 class JoinBidsWithAuctions {
  public:
   void open(RuntimeContext& context) {
-    matching_ = &context.get_state(ValueStateDescriptor<Q20Auction>("q20/category 10 auction"));
+    matching_ = &context.get_state(ValueStateDescriptor<Auction>("q20/category 10 auction"));
     seen_ = &context.get_state(ValueStateDescriptor<bool>("q20/other auction seen"));
     early_bids_ = &context.get_list_state(ListStateDescriptor<Bid>("q20/bids before auction"));
   }
   void operator()(Event&& event, Collector<Q20Result>& out) {
     if (Bid* bid = std::get_if<Bid>(&event.value)) {
-      if (std::optional<Q20Auction> auction = matching_->value()) {
+      if (std::optional<Auction> auction = matching_->value()) {
         out.collect(joined(std::move(*bid), std::move(*auction)));
       } else if (!seen_->value()) {
         early_bids_->add(std::move(*bid));
@@ -476,12 +451,11 @@ class JoinBidsWithAuctions {
     Auction& auction = event.auction();
     if (seen_->value() || matching_->value()) return;  // a duplicate id: the first one wins
     if (auction.category == kJoinedCategory) {
-      Q20Auction columns = projected(std::move(auction));
       for (Bid& bid : early_bids_->get()) {
-        Q20Auction copy = columns;
+        Auction copy = auction;
         out.collect(joined(std::move(bid), std::move(copy)));
       }
-      matching_->update(std::move(columns));
+      matching_->update(std::move(auction));
     } else {
       seen_->update(true);
     }
@@ -489,7 +463,7 @@ class JoinBidsWithAuctions {
   }
 
  private:
-  ValueState<Q20Auction>* matching_ = nullptr;
+  ValueState<Auction>* matching_ = nullptr;
   ValueState<bool>* seen_ = nullptr;
   ListState<Bid>* early_bids_ = nullptr;
 };
