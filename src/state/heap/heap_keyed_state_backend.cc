@@ -94,6 +94,12 @@ class HeapIncrementalTask final : public IncrementalSnapshotTask {
   }
 
   IncrementalKeyedSnapshot run(SharedFileUploader& uploader) override {
+    IncrementalKeyedSnapshot snapshot;
+    snapshot.backend = "heap";
+    snapshot.key_groups = key_groups_;
+    for (const Table& table : tables_) snapshot.states.push_back(table.meta);
+    for (const auto& [meta, entries] : pending_) snapshot.states.push_back(meta);
+
     bool full = !base_.has_value();
     if (!full) {
       for (const SharedFileHandle& file : base_->files) {
@@ -132,10 +138,6 @@ class HeapIncrementalTask final : public IncrementalSnapshotTask {
     link.files.push_back(file);
     link.epoch = epoch_;
 
-    IncrementalKeyedSnapshot snapshot;
-    snapshot.backend = "heap";
-    snapshot.key_groups = key_groups_;
-    snapshot.states = states_;
     snapshot.shared_files = link.files;
     {
       std::lock_guard lock(chain_->mutex);
@@ -143,8 +145,6 @@ class HeapIncrementalTask final : public IncrementalSnapshotTask {
     }
     return snapshot;
   }
-
-  void set_states(std::vector<StateMetaInfo> states) { states_ = std::move(states); }
 
  private:
   std::shared_ptr<HeapCheckpointChain> chain_;
@@ -155,7 +155,6 @@ class HeapIncrementalTask final : public IncrementalSnapshotTask {
   Timestamp now_;
   std::vector<Table> tables_;
   std::vector<std::pair<StateMetaInfo, internal::EntryList>> pending_;
-  std::vector<StateMetaInfo> states_;
 };
 
 }  // namespace
@@ -190,16 +189,8 @@ std::unique_ptr<IncrementalSnapshotTask> HeapKeyedStateBackend::snapshot_increme
   if (base && (base->delta_bytes >= base->full_bytes || base->files.size() >= kMaxChainFiles)) base.reset();
   const uint32_t epoch = store_.begin_next_epoch();
   auto task = std::make_unique<HeapIncrementalTask>(chain_, checkpoint_id, epoch, std::move(base), key_groups(), now());
-  std::vector<StateMetaInfo> states;
-  for (internal::HeapTableBase* table : store_.tables()) {
-    states.push_back(table->meta());
-    task->add(table->meta(), table->freeze());
-  }
-  for (const auto& [name, pending] : store_.pending_restored()) {
-    states.push_back(pending.first);
-    task->add_pending(pending.first, pending.second);
-  }
-  task->set_states(std::move(states));
+  for (internal::HeapTableBase* table : store_.tables()) task->add(table->meta(), table->freeze());
+  for (const auto& [name, pending] : store_.pending_restored()) task->add_pending(pending.first, pending.second);
   return task;
 }
 
