@@ -6,9 +6,11 @@
 //               [--keys K] [--map-keys M] [--rocksdb-dir DIR]
 //
 // No job runs: the benchmark creates backends with eddy::create_keyed_state_backend and
-// drives the states directly, as a keyed operator does for each record (set_current_key
-// with the key's group, then the state access). Every workload is timed on its own, on a
-// fresh backend; one operation is:
+// drives the states directly, as the runtime and a keyed operator do for each record: in
+// batches of 1024 records (the default batch of 16-byte records), prefetching the key of the
+// record eddy::kPrefetchDistance ahead when the backend prefetches (heap; see
+// Input::prefetch), then for each record set_current_key with the key's group and the
+// state access. Every workload is timed on its own, on a fresh backend; one operation is:
 //
 //   value  ValueState<int64_t> read-modify-write: v = state.value_or(0); state.update(v + 1).
 //          Baseline: std::unordered_map<int64_t, int64_t>, ++m[key].
@@ -87,6 +89,9 @@ constexpr const char* kName = "bench-state";
 constexpr int kMaxParallelism = eddy::kDefaultMaxParallelism;  // 128 key groups
 constexpr int64_t kHeapDefaultEvents = 10'000'000;
 constexpr int64_t kRocksDbDefaultEvents = 2'000'000;
+// Records per batch as a keyed operator gets them: the runtime's default batch of 16 KiB
+// (ExecutionConfig::batch_bytes) holds 1024 records of 16 bytes, a (key, value) pair.
+constexpr int64_t kBatchOps = 1024;
 
 // Salts that make the map workload's user keys independent of the key.
 constexpr uint64_t kPutSalt = 0x5bd1e9955bd1e995ULL;
@@ -346,6 +351,32 @@ Phase run_baseline(Workload workload, const std::vector<KeySpace>& spaces) {
   throw std::runtime_error(std::string("verify ") + backend + "/" + workload_name(w) + ": " + what);
 }
 
+// Feeds operations [0, s.ops) to `op` (given the operation's index, after set_current_key of
+// its key) the way the runtime feeds records to a keyed operator: in batches of
+// kBatchOps, and, when the backend prefetches (heap), prefetching the key of the operation
+// eddy::kPrefetchDistance ahead within the batch, as BatchConsumer does.
+template <class Op>
+void drive(const KeySpace& s, eddy::KeyedStateBackend& backend, Op&& op) {
+  const bool prefetch = backend.prefetches();
+  auto prefetch_op = [&](int64_t j) {
+    const int64_t key = s.key_of_id(s.id(j));
+    backend.prefetch(key, key_group_of_key(key));
+  };
+  for (int64_t begin = 0; begin < s.ops; begin += kBatchOps) {
+    const int64_t end = std::min(s.ops, begin + kBatchOps);
+    const auto distance = static_cast<int64_t>(eddy::kPrefetchDistance);
+    if (prefetch) {
+      for (int64_t j = begin; j < std::min(end, begin + distance); ++j) prefetch_op(j);
+    }
+    for (int64_t j = begin; j < end; ++j) {
+      if (prefetch && j + distance < end) prefetch_op(j + distance);
+      const int64_t key = s.key_of_id(s.id(j));
+      backend.set_current_key(key, key_group_of_key(key));
+      op(j);
+    }
+  }
+}
+
 Phase run_engine(const eddy::StateBackendOptions& options, Workload workload,
                  const std::vector<KeySpace>& spaces) {
   const int p = static_cast<int>(spaces.size());
@@ -375,12 +406,10 @@ Phase run_engine(const eddy::StateBackendOptions& options, Workload workload,
           const KeySpace& s = spaces[static_cast<size_t>(t)];
           eddy::KeyedStateBackend& backend = *backends[static_cast<size_t>(t)];
           eddy::ValueState<int64_t>& state = *states[static_cast<size_t>(t)];
-          for (int64_t j = 0; j < s.ops; ++j) {
-            const int64_t key = s.key_of_id(s.id(j));
-            backend.set_current_key(key, key_group_of_key(key));
+          drive(s, backend, [&](int64_t) {
             int64_t v = state.value_or(0);
             state.update(v + 1);
-          }
+          });
         });
       });
       out.memory_bytes = memory();
@@ -415,11 +444,7 @@ Phase run_engine(const eddy::StateBackendOptions& options, Workload workload,
           const KeySpace& s = spaces[static_cast<size_t>(t)];
           eddy::KeyedStateBackend& backend = *backends[static_cast<size_t>(t)];
           eddy::ListState<int64_t>& state = *states[static_cast<size_t>(t)];
-          for (int64_t j = 0; j < s.ops; ++j) {
-            const int64_t key = s.key_of_id(s.id(j));
-            backend.set_current_key(key, key_group_of_key(key));
-            state.add(j);
-          }
+          drive(s, backend, [&](int64_t j) { state.add(j); });
         });
       });
       out.memory_bytes = memory();
@@ -467,16 +492,14 @@ Phase run_engine(const eddy::StateBackendOptions& options, Workload workload,
           eddy::MapState<int64_t, int64_t>& state = *states[static_cast<size_t>(t)];
           uint64_t gets = 0;
           uint64_t get_sum = 0;
-          for (int64_t j = 0; j < s.ops; ++j) {
+          drive(s, backend, [&](int64_t j) {
             const uint64_t id = s.id(j);
-            const int64_t key = s.key_of_id(id);
-            backend.set_current_key(key, key_group_of_key(key));
             state.put(s.put_user_key(id), static_cast<int64_t>(id));
             if (std::optional<int64_t> v = state.get(s.get_user_key(id))) {
               ++gets;
               get_sum += static_cast<uint64_t>(*v);
             }
-          }
+          });
           digests[static_cast<size_t>(t)].gets = gets;
           digests[static_cast<size_t>(t)].get_sum = get_sum;
         });

@@ -95,6 +95,24 @@ class KeyedStateBackend {
     key_serialized_ = true;
     ++key_version_;
   }
+  // A hint from a keyed operator, for a record a few ahead of the one it processes: start
+  // loading the state of `key` (without a namespace) so that the accesses while processing
+  // that record do not wait on memory. Changes nothing. Backends with no use for it
+  // (RocksDB) say so with prefetches(), so callers can skip computing the key.
+  template <class K>
+  void prefetch(const K& key, int key_group) {
+    if constexpr (internal::kIsFixedWidth<K>) {  // numbers: no string to build
+      char bytes[16 + internal::kFixedSize<K>];  // see prefetch_serialized()
+      internal::store_little_endian(bytes, key);
+      prefetch_serialized(std::string_view(bytes, internal::kFixedSize<K>), key_group);
+    } else if constexpr (Serializable<K>) {
+      prefetch_key_bytes_.clear();
+      serialize_into(prefetch_key_bytes_, key);
+      prefetch_serialized(prefetch_key_bytes_, key_group);
+    }
+  }
+  virtual bool prefetches() const { return false; }
+
   // The namespace of state accesses (windows use it); empty for none.
   void set_current_namespace(std::string_view ns) {
     current_namespace_.assign(ns);
@@ -193,6 +211,10 @@ class KeyedStateBackend {
   virtual internal::ByteStateStore* byte_store() { return nullptr; }
 
  protected:
+  // prefetch() with the key serialized. At least 16 bytes are readable at key.data() (a
+  // std::string's, or a buffer that large), so short keys can be read as two words.
+  virtual void prefetch_serialized(std::string_view /*key*/, int /*key_group*/) {}
+
   // Looks up a registered state; null when none has the name. Throws if the name is
   // registered with another kind or signature.
   // `type` tells apart C++ types whose serialized forms look alike.
@@ -225,6 +247,7 @@ class KeyedStateBackend {
   bool key_serialized_ = false;
   uint64_t key_version_ = 0;
   std::string current_key_bytes_;
+  std::string prefetch_key_bytes_;
   std::string current_namespace_;
   std::map<std::string, Registered> states_;
   std::vector<KeyedSnapshotParticipant*> participants_;

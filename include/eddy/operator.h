@@ -131,10 +131,23 @@ class InputBase {
   virtual ~InputBase() = default;
 };
 
+// How far ahead of the record being processed the runtime prefetches (Input::prefetch):
+// enough records for their cache misses to overlap, few enough that what the first
+// fetched is still in cache when its turn comes.
+inline constexpr size_t kPrefetchDistance = 8;
+
 template <class T>
 class Input : public InputBase {
  public:
   virtual void process(T&& value, Timestamp timestamp) = 0;
+  // Whether prefetch() does anything; asked after open(). The runtime calls prefetch()
+  // only for inputs that say so.
+  virtual bool prefetches() const { return false; }
+  // A hint, for a record a few ahead (in the same batch) of the one being processed, and
+  // before that record's process(): start loading what processing it will touch (a keyed
+  // operator: its key's state), so that it does not wait on memory then. Must change
+  // nothing observable.
+  virtual void prefetch(const T& /*value*/) {}
 };
 
 class OperatorBase {

@@ -157,7 +157,8 @@ class ValueState : public State {
   // The value, or nothing when the key has none (or it expired).
   virtual std::optional<T> value() = 0;
   virtual void update(T value) = 0;
-  T value_or(T fallback) {
+  // The value, or `fallback` when the key has none (or it expired).
+  virtual T value_or(T fallback) {
     auto v = value();
     return v ? std::move(*v) : std::move(fallback);
   }

@@ -109,5 +109,40 @@ TEST_F(HeapBackendTest, KeyGroupOutsideTheRangeIsAnError) {
   EXPECT_THROW(value.update(1), Error);
 }
 
+// prefetch() is a hint: for keys with and without state, in and out of the backend's key
+// groups, it changes nothing and throws nothing.
+TEST_F(HeapBackendTest, PrefetchChangesNothing) {
+  state::HeapKeyedStateBackend half{KeyGroupRange{64, 127}, kMaxParallelism, clock_};
+  EXPECT_TRUE(half.prefetches());
+  half.prefetch(int64_t{1}, group(1));  // no state yet
+  auto& value = half.get_state(ValueStateDescriptor<int64_t>("v"));
+  auto& names = half.get_map_state(MapStateDescriptor<std::string, int64_t>("m"));
+  std::vector<int64_t> owned;
+  for (int64_t key = 0; owned.size() < 200; ++key) {
+    if (group(key) >= 64) owned.push_back(key);
+  }
+  for (int64_t key : owned) {
+    half.set_current_key(key, group(key));
+    value.update(key * 3);
+    names.put("k", key);
+  }
+  for (int64_t key = 0; key < 1000; ++key) {
+    half.prefetch(key, group(key));  // owned or not, with or without state
+    half.prefetch(std::string(40, 'x') + std::to_string(key), group(key));  // a long key
+  }
+  for (int64_t key : owned) {
+    half.set_current_key(key, group(key));
+    half.prefetch(key + 1, group(key + 1));  // between setting the key and reading it
+    EXPECT_EQ(value.value(), key * 3);
+    EXPECT_EQ(value.value_or(-1), key * 3);
+    EXPECT_EQ(names.get("k"), key);
+  }
+  int64_t absent = 1000000;
+  while (group(absent) < 64) ++absent;
+  half.set_current_key(absent, group(absent));
+  EXPECT_EQ(value.value_or(-1), -1);
+  EXPECT_FALSE(value.value().has_value());
+}
+
 }  // namespace
 }  // namespace eddy

@@ -9,29 +9,97 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "eddy/internal/bucket_memory.h"
 #include "eddy/key.h"
 
 namespace eddy::internal {
 
+// A key prepared for lookups: its bytes, their hash, and, for keys of at most 16 bytes,
+// the bytes as two little-endian words, zero past the end, which is how they are
+// compared and hashed (no byte loop, no memcmp call). hash is never 0 (0 marks an empty
+// bucket) and only lives in memory: it is part of no file format.
+struct MapKey {
+  std::string_view bytes;
+  uint64_t w0 = 0;
+  uint64_t w1 = 0;
+  uint64_t hash = 1;
+
+  // Any bytes.
+  static MapKey of(std::string_view bytes) {
+    MapKey key;
+    key.bytes = bytes;
+    const size_t n = bytes.size();
+    if (n > 16) {
+      key.hash = nonzero(hash_bytes64(bytes.data(), n));
+      return key;
+    }
+    std::memcpy(&key.w0, bytes.data(), std::min<size_t>(n, 8));
+    if (n > 8) std::memcpy(&key.w1, bytes.data() + 8, n - 8);
+    key.hash = hash_words(key.w0, key.w1, n);
+    return key;
+  }
+  // The hash of a key of n <= 16 bytes given as words (wyhash's mixing: two 64x64->128-bit
+  // multiplications).
+  static uint64_t hash_words(uint64_t w0, uint64_t w1, size_t n) {
+    return nonzero(mix(kSeed1 ^ n, mix(w0 ^ kSeed1, w1 ^ kSeed2)));
+  }
+  // Whether `stored` (a std::string: at least 16 bytes are readable at its data()) holds
+  // these bytes.
+  bool matches(const std::string& stored) const {
+    const size_t n = bytes.size();
+    if (stored.size() != n) return false;
+    if (n > 16) return std::memcmp(stored.data(), bytes.data(), n) == 0;
+    uint64_t s0;
+    std::memcpy(&s0, stored.data(), 8);
+    if (n <= 8) return (s0 & low_bytes(n)) == w0;
+    uint64_t s1;
+    std::memcpy(&s1, stored.data() + 8, 8);
+    return s0 == w0 && (s1 & low_bytes(n - 8)) == w1;
+  }
+  // A mask of the low n (< 8) bytes, or all 8.
+  static uint64_t low_bytes(size_t n) { return n >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * n)) - 1; }
+
+ private:
+  static constexpr uint64_t kSeed1 = 0xa0761d6478bd642fULL;
+  static constexpr uint64_t kSeed2 = 0xe7037ed1a0b428dbULL;
+  static uint64_t nonzero(uint64_t h) { return h == 0 ? 1 : h; }
+  static uint64_t mix(uint64_t a, uint64_t b) {
+    const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+    return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+  }
+};
+
 template <class V>
 class FlatStateMap {
-  struct Bucket {
+  struct BucketFields {
+    uint64_t hash = 0;
+    std::pair<std::string, V> entry;
+  };
+  // A bucket of at most 64 bytes is aligned to its size rounded up to a power of two, so
+  // it never straddles two cache lines: a lookup of a present key touches one line.
+  static constexpr size_t kBucketAlign =
+      sizeof(BucketFields) <= 64 ? std::bit_ceil(sizeof(BucketFields)) : alignof(BucketFields);
+  struct alignas(kBucketAlign) Bucket {
     uint64_t hash = 0;  // 0: empty
     std::pair<std::string, V> entry;
   };
+  // Large arrays on huge pages (bucket_memory.h).
+  using BucketArray = std::vector<Bucket, BucketAllocator<Bucket>>;
 
  public:
   template <bool Const>
   class Iterator {
-    using Buckets = std::conditional_t<Const, const std::vector<Bucket>, std::vector<Bucket>>;
+    using Buckets = std::conditional_t<Const, const BucketArray, BucketArray>;
     using Entry = std::conditional_t<Const, const std::pair<std::string, V>, std::pair<std::string, V>>;
 
    public:
@@ -66,23 +134,24 @@ class FlatStateMap {
   size_t bucket_count() const { return buckets_.size(); }
   static constexpr size_t bucket_bytes() { return sizeof(Bucket); }
 
-  static uint64_t hash_of(std::string_view key) {
-    uint64_t h = hash_bytes64(key.data(), key.size());  // XXH3: faster than std::hash for short keys
-    return h == 0 ? 1 : h;
+  static uint64_t hash_of(std::string_view key) { return MapKey::of(key).hash; }
+  // Starts loading the bucket where a key of hash `h` would be, for a lookup soon after
+  // (the heap backend prefetches the state of records ahead of the one being processed).
+  void prefetch(uint64_t h) const {
+    if (!buckets_.empty()) __builtin_prefetch(buckets_.data() + (h & mask_), 1);
   }
   // Changes on every insertion, erasure and rehash: a bucket index found under one
   // generation stays valid while the generation does not change.
   uint64_t generation() const { return generation_; }
   std::pair<std::string, V>& entry_at(size_t index) { return buckets_[index].entry; }
 
-  iterator find(std::string_view key) { return find(key, hash_of(key)); }
-  // `h` must be hash_of(key).
-  iterator find(std::string_view key, uint64_t h) {
+  iterator find(std::string_view key) { return find(MapKey::of(key)); }
+  iterator find(const MapKey& key) {
     if (size_ == 0) return end();
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+    for (size_t i = key.hash & mask_;; i = (i + 1) & mask_) {
       const Bucket& b = buckets_[i];
       if (b.hash == 0) return end();
-      if (b.hash == h && b.entry.first == key) return iterator(&buckets_, i);
+      if (b.hash == key.hash && key.matches(b.entry.first)) return iterator(&buckets_, i);
     }
   }
   const_iterator find(std::string_view key) const {
@@ -90,24 +159,25 @@ class FlatStateMap {
     return const_iterator(&buckets_, it.index());
   }
 
-  std::pair<iterator, bool> try_emplace(std::string_view key) { return try_emplace(key, hash_of(key)); }
-  std::pair<iterator, bool> try_emplace(std::string_view key, uint64_t h) {
+  std::pair<iterator, bool> try_emplace(std::string_view key) { return try_emplace(MapKey::of(key)); }
+  std::pair<iterator, bool> try_emplace(const MapKey& key) {
     if ((size_ + 1) * 4 > buckets_.size() * 3) grow();  // load factor at most 3/4
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+    for (size_t i = key.hash & mask_;; i = (i + 1) & mask_) {
       Bucket& b = buckets_[i];
       if (b.hash == 0) {
-        b.hash = h;
-        b.entry.first.assign(key);
+        b.hash = key.hash;
+        b.entry.first.assign(key.bytes);
         ++size_;
         ++generation_;
         return {iterator(&buckets_, i), true};
       }
-      if (b.hash == h && b.entry.first == key) return {iterator(&buckets_, i), false};
+      if (b.hash == key.hash && key.matches(b.entry.first)) return {iterator(&buckets_, i), false};
     }
   }
   V& operator[](std::string_view key) { return try_emplace(key).first->second; }
 
-  size_t erase(std::string_view key) {
+  size_t erase(std::string_view key) { return erase(MapKey::of(key)); }
+  size_t erase(const MapKey& key) {
     iterator it = find(key);
     if (it == end()) return 0;
     erase_at(it.index());
@@ -173,8 +243,8 @@ class FlatStateMap {
 
   void rehash(size_t capacity) {
     ++generation_;
-    std::vector<Bucket> old = std::move(buckets_);
-    buckets_ = std::vector<Bucket>(capacity);
+    BucketArray old = std::move(buckets_);
+    buckets_ = BucketArray(capacity);
     mask_ = capacity - 1;
     for (Bucket& b : old) {
       if (b.hash == 0) continue;
@@ -187,7 +257,7 @@ class FlatStateMap {
     }
   }
 
-  std::vector<Bucket> buckets_;
+  BucketArray buckets_;
   size_t mask_ = 0;
   size_t size_ = 0;
   uint64_t generation_ = 0;

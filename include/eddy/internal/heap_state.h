@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -83,6 +84,69 @@ class HeapTableBase {
   virtual const StateMetaInfo& meta() const = 0;
   virtual std::unique_ptr<FrozenTable> freeze() = 0;
   virtual size_t memory_bytes() const = 0;
+  // Starts loading the slot of lookup key hash `hash` in `key_group` (a hint; see
+  // HeapStateStore::prefetch).
+  virtual void prefetch(int key_group, uint64_t hash) const = 0;
+};
+
+// The map key of (key, namespace) in every heap table: varint length, key bytes, varint
+// length, namespace bytes (the canonical entry key without its key group), prepared for
+// lookups (MapKey). The bytes live in the builder until its next build().
+class LookupKeyBuilder {
+ public:
+  // `key` and `ns` must have 16 readable bytes at their data() (a std::string's do).
+  const MapKey& build(std::string_view key, std::string_view ns) {
+    const size_t kl = key.size();
+    const size_t nl = ns.size();
+    if (kl + nl + 2 <= 16) {
+      // Short (numbers, short strings): assembled in registers. Writing the bytes one
+      // field at a time and loading them back as words would stall on store forwarding.
+      using U128 = unsigned __int128;
+      // Only the words the bytes occupy are loaded: the string's terminator, just written
+      // past its end, would stall a wider load too.
+      U128 k = (kl > 8 ? load128(key.data()) : load64(key.data())) & low_bytes128(kl);
+      U128 l = static_cast<U128>(kl) | (k << 8) | (static_cast<U128>(nl) << (8 * (kl + 1)));
+      if (nl > 0) l |= ((nl > 8 ? load128(ns.data()) : load64(ns.data())) & low_bytes128(nl)) << (8 * (kl + 2));
+      const size_t n = kl + nl + 2;
+      key_.w0 = static_cast<uint64_t>(l);
+      key_.w1 = static_cast<uint64_t>(l >> 64);
+      std::memcpy(buf_, &key_.w0, 8);
+      std::memcpy(buf_ + 8, &key_.w1, 8);
+      key_.bytes = std::string_view(buf_, n);
+      key_.hash = MapKey::hash_words(key_.w0, key_.w1, n);
+      return key_;
+    }
+    spill_.clear();
+    state_encoding::append_varint(spill_, kl);
+    spill_.append(key);
+    state_encoding::append_varint(spill_, nl);
+    spill_.append(ns);
+    key_ = MapKey::of(spill_);
+    return key_;
+  }
+
+ private:
+  static unsigned __int128 load128(const char* p) {
+    unsigned __int128 v;
+    std::memcpy(&v, p, 16);
+    return v;
+  }
+  static unsigned __int128 load64(const char* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  static unsigned __int128 low_bytes128(size_t n) {
+    return n >= 16 ? ~static_cast<unsigned __int128>(0) : (static_cast<unsigned __int128>(1) << (8 * n)) - 1;
+  }
+
+  char buf_[16];
+  std::string spill_;
+  MapKey key_;
+
+ public:
+  // The latest build()'s key.
+  const MapKey& key() const { return key_; }
 };
 
 // The heap backend's bookkeeping that typed states use: tables to snapshot, and entries
@@ -90,9 +154,31 @@ class HeapTableBase {
 class HeapStateStore {
  public:
   explicit HeapStateStore(KeyGroupRange key_groups) : key_groups_(key_groups) {}
+  HeapStateStore(const HeapStateStore&) = delete;  // lookup_ refers to lookup_builder_
+  HeapStateStore& operator=(const HeapStateStore&) = delete;
 
   const KeyGroupRange& key_groups() const { return key_groups_; }
   void add_table(HeapTableBase& table) { tables_.push_back(&table); }
+
+  // The map key of `backend`'s current (key, namespace), shared by all tables: rebuilt
+  // once per key_version(), not once per state. Valid until the key or namespace changes.
+  const MapKey& lookup_key(KeyedStateBackend& backend) {
+    const uint64_t version = backend.key_version();
+    if (version != lookup_version_) {
+      lookup_builder_.build(backend.current_key_bytes(), backend.current_namespace());
+      lookup_version_ = version;
+    }
+    return lookup_;
+  }
+
+  // Prefetch for a record ahead of the one being processed: starts loading the slot of
+  // serialized key `key` (no namespace; 16 bytes readable at its data()) in every state,
+  // so that the record's accesses find it in cache. Changes nothing.
+  void prefetch(std::string_view key, int key_group) {
+    if (tables_.empty() || !key_groups_.contains(key_group)) return;
+    const uint64_t hash = prefetch_builder_.build(key, std::string_view(kNoNamespace, 0)).hash;
+    for (const HeapTableBase* table : tables_) table->prefetch(key_group, hash);
+  }
 
   // Epochs, for incremental snapshots: every write stamps its slot with epoch(); a
   // snapshot takes the current epoch and starts the next, so the slots it must write
@@ -121,6 +207,11 @@ class HeapStateStore {
  private:
   KeyGroupRange key_groups_;
   std::vector<HeapTableBase*> tables_;
+  static constexpr char kNoNamespace[16] = {};  // 16 readable bytes for the builder
+  LookupKeyBuilder lookup_builder_;
+  const MapKey& lookup_ = lookup_builder_.key();
+  uint64_t lookup_version_ = ~uint64_t{0};
+  LookupKeyBuilder prefetch_builder_;
   uint32_t epoch_ = 1;
   bool tracks_removals_ = false;
   uint32_t confirmed_epoch_ = 0;
@@ -182,12 +273,12 @@ class HeapTable final : public HeapTableBase {
 
   // The current key's slot, read-only; null when absent.
   const Slot* find() {
-    const std::string& key = lookup_key();  // first: it checks that there is a current key
+    const MapKey& key = lookup_key();  // first: it checks that there is a current key
     Group* group = groups_[group_index()].get();
     if (group == nullptr) return nullptr;
     Map* map = &group->map;
     if (Slot* cached = cached_slot(map)) return cached;
-    auto it = map->find(key, lookup_hash_);
+    auto it = map->find(key);
     if (it == map->end()) return nullptr;
     remember(map, it.index());
     return &it->second;
@@ -195,11 +286,11 @@ class HeapTable final : public HeapTableBase {
   // The current key's slot for writing (copies a frozen key group first); null when absent.
   // Counts as a write for incremental snapshots.
   Slot* find_mutable() {
-    const std::string& key = lookup_key();
+    const MapKey& key = lookup_key();
     Map& map = writable().map;
     Slot* slot = cached_slot(&map);
     if (slot == nullptr) {
-      auto it = map.find(key, lookup_hash_);
+      auto it = map.find(key);
       if (it == map.end()) return nullptr;
       remember(&map, it.index());
       slot = &it->second;
@@ -209,13 +300,13 @@ class HeapTable final : public HeapTableBase {
   }
   // The current key's slot, created with `S{}` when absent.
   Slot& upsert(bool& created) {
-    const std::string& key = lookup_key();
+    const MapKey& key = lookup_key();
     Map& map = writable().map;
     Slot* slot = cached_slot(&map);
     if (slot != nullptr) {
       created = false;
     } else {
-      auto [it, inserted] = map.try_emplace(key, lookup_hash_);
+      auto [it, inserted] = map.try_emplace(key);
       created = inserted;
       remember(&map, it.index());
       slot = &it->second;
@@ -225,9 +316,9 @@ class HeapTable final : public HeapTableBase {
   }
   void erase() {
     if (find() == nullptr) return;  // nothing to erase: do not copy a frozen key group
-    const std::string& key = lookup_key();
+    const MapKey& key = lookup_key();
     Group& group = writable();
-    if (group.map.erase(key) > 0) record_removal(group, key);
+    if (group.map.erase(key) > 0) record_removal(group, key.bytes);
   }
 
   // Restored entries: `decode` turns one canonical entry into the slot of its key.
@@ -278,6 +369,11 @@ class HeapTable final : public HeapTableBase {
     }
     std::fill(frozen_.begin(), frozen_.end(), true);
     return frozen;
+  }
+
+  void prefetch(int key_group, uint64_t hash) const override {
+    const Group* group = groups_[static_cast<size_t>(key_group - first_group_)].get();
+    if (group != nullptr) group->map.prefetch(hash);
   }
 
   size_t memory_bytes() const override {
@@ -440,42 +536,30 @@ class HeapTable final : public HeapTableBase {
   };
 
   size_t group_index() const {
-    int group = backend_.current_key_group();
-    if (group < first_group_ || group >= first_group_ + static_cast<int>(groups_.size())) {
-      throw Error("state '" + meta_.name + "': key group " + std::to_string(group) +
-                  " is not owned by this subtask (it owns " + std::to_string(first_group_) + ".." +
-                  std::to_string(first_group_ + static_cast<int>(groups_.size()) - 1) + ")");
-    }
-    return static_cast<size_t>(group - first_group_);
+    const auto index = static_cast<size_t>(backend_.current_key_group() - first_group_);
+    if (index >= groups_.size()) [[unlikely]] not_owned(backend_.current_key_group());
+    return index;
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] void not_owned(int group) const {
+    throw Error("state '" + meta_.name + "': key group " + std::to_string(group) +
+                " is not owned by this subtask (it owns " + std::to_string(first_group_) + ".." +
+                std::to_string(first_group_ + static_cast<int>(groups_.size()) - 1) + ")");
   }
 
-  // The lookup key of the current (key, namespace), rebuilt only when they change.
-  const std::string& lookup_key() {
-    uint64_t version = backend_.key_version();
-    if (version == lookup_version_ && !lookup_.empty()) return lookup_;
-    const std::string& key = backend_.current_key_bytes();
-    const std::string& ns = backend_.current_namespace();
-    lookup_.clear();
-    state_encoding::append_varint(lookup_, key.size());
-    lookup_.append(key);
-    state_encoding::append_varint(lookup_, ns.size());
-    lookup_.append(ns);
-    lookup_hash_ = Map::hash_of(lookup_);
-    lookup_version_ = version;
-    return lookup_;
-  }
+  // The lookup key of the current (key, namespace) (store_.lookup_hash() is its hash).
+  const MapKey& lookup_key() { return store_.lookup_key(backend_); }
 
   // A read-modify-write finds the slot once: the bucket found for the current key stays
   // valid until the key changes or the map changes shape.
   Slot* cached_slot(Map* map) {
-    if (cache_map_ != map || cache_version_ != lookup_version_ || cache_generation_ != map->generation()) {
+    if (cache_map_ != map || cache_version_ != backend_.key_version() || cache_generation_ != map->generation()) {
       return nullptr;
     }
     return &map->entry_at(cache_index_).second;
   }
   void remember(Map* map, size_t index) {
     cache_map_ = map;
-    cache_version_ = lookup_version_;
+    cache_version_ = backend_.key_version();
     cache_generation_ = map->generation();
     cache_index_ = index;
   }
@@ -513,9 +597,6 @@ class HeapTable final : public HeapTableBase {
   std::vector<std::shared_ptr<Group>> groups_;
   std::vector<bool> frozen_;
   std::shared_ptr<GroupPool> pool_;
-  std::string lookup_;
-  uint64_t lookup_hash_ = 0;
-  uint64_t lookup_version_ = ~uint64_t{0};
   const Map* cache_map_ = nullptr;
   uint64_t cache_version_ = ~uint64_t{0};
   uint64_t cache_generation_ = 0;
@@ -607,6 +688,12 @@ class HeapValueState final : public ValueState<T> {
   std::optional<T> value() override {
     const T* v = access_.read();
     return v == nullptr ? std::nullopt : std::optional<T>(*v);
+  }
+  // Without the optional: GCC builds a returned std::optional<int64_t> on the stack with a
+  // byte store and reads it back as a word, a store-forwarding stall on every call.
+  T value_or(T fallback) override {
+    const T* v = access_.read();
+    return v == nullptr ? std::move(fallback) : T(*v);
   }
   void update(T value) override { access_.write(std::move(value)); }
   void clear() override { access_.clear(); }

@@ -28,6 +28,9 @@ struct NoKey {
   void open(RuntimeContext&) {}
   template <class T>
   void set(const T&) {}
+  bool prefetches() const { return false; }
+  template <class T>
+  void prefetch(const T&) {}
 };
 
 // Operators on a keyed stream compute each record's key (Flink's setKeyContextElement)
@@ -48,6 +51,18 @@ class KeyContext {
   }
   // The key of the last record set; valid after set().
   const K& key() const { return *key_; }
+  // Whether the backend has a use for prefetch() (valid after open()).
+  bool prefetches() const { return backend_ != nullptr && backend_->prefetches(); }
+  // Asks the backend to start loading the state of `value`'s key (a record ahead). A key
+  // selector that throws is ignored here: it throws again, and is reported, when that
+  // record is processed.
+  void prefetch(const T& value) {
+    try {
+      decltype(auto) key = selector_(value);
+      backend_->prefetch(key, key_group_of(KeyHash<K>{}(key), max_parallelism_));
+    } catch (...) {
+    }
+  }
 
  private:
   KeySelector selector_;
@@ -65,6 +80,8 @@ class MapOperator final : public OneInputOperator<In, Out> {
     key_.open(context);
     open_function(fn_, context);
   }
+  bool prefetches() const override { return key_.prefetches(); }
+  void prefetch(const In& value) override { key_.prefetch(value); }
   void process(In&& value, Timestamp timestamp) override {
     key_.set(value);
     this->out().emit(call_with_record(fn_, std::move(value)), timestamp);
@@ -87,6 +104,8 @@ class FilterOperator final : public OneInputOperator<T, T> {
     key_.open(context);
     open_function(fn_, context);
   }
+  bool prefetches() const override { return key_.prefetches(); }
+  void prefetch(const T& value) override { key_.prefetch(value); }
   void process(T&& value, Timestamp timestamp) override {
     key_.set(value);
     if (fn_(std::as_const(value))) this->out().emit(std::move(value), timestamp);
@@ -110,6 +129,8 @@ class FlatMapOperator final : public OneInputOperator<In, Out> {
     open_function(fn_, context);
     collector_.reset(&this->out(), kNoTimestamp);
   }
+  bool prefetches() const override { return key_.prefetches(); }
+  void prefetch(const In& value) override { key_.prefetch(value); }
   void process(In&& value, Timestamp timestamp) override {
     key_.set(value);
     collector_.set_timestamp(timestamp);
@@ -165,6 +186,8 @@ class ProcessOperator final : public OneInputOperator<In, Out>,
     collector_.reset(&this->out(), kNoTimestamp);
     fn_.open(context);
   }
+  bool prefetches() const override { return key_.prefetches(); }
+  void prefetch(const In& value) override { key_.prefetch(value); }
   void process(In&& value, Timestamp timestamp) override {
     key_.set(value);
     timestamp_ = timestamp;

@@ -136,6 +136,8 @@ class KeyedProcessOperator final : public OneInputOperator<In, Out>, public Keye
     this->open_keyed(context, this->out());
     fn_.open(context);
   }
+  bool prefetches() const override { return key_.prefetches(); }
+  void prefetch(const In& value) override { key_.prefetch(value); }
   void process(In&& value, Timestamp timestamp) override {
     key_.set(value);
     this->begin_record(key_.key(), timestamp);

@@ -303,8 +303,22 @@ class BatchConsumer final : public BatchConsumerBase {
     auto& batch = static_cast<Batch<T>&>(base);
     const size_t n = batch.values.size();
     head_.metrics().records_in += n;
+    if (!prefetch_known_) {  // asked once, after open()
+      prefetch_ = input_.prefetches();
+      prefetch_known_ = true;
+    }
     run_attributed(head_, [&] {
-      for (size_t i = 0; i < n; ++i) input_.process(std::move(batch.values[i]), batch.timestamps[i]);
+      if (!prefetch_) {
+        for (size_t i = 0; i < n; ++i) input_.process(std::move(batch.values[i]), batch.timestamps[i]);
+        return;
+      }
+      // Keyed state in memory: while processing record i, prefetch record i + kPrefetchDistance's
+      // state, so the cache misses of several records overlap instead of each stalling.
+      for (size_t i = 0; i < std::min(n, kPrefetchDistance); ++i) input_.prefetch(batch.values[i]);
+      for (size_t i = 0; i < n; ++i) {
+        if (i + kPrefetchDistance < n) input_.prefetch(batch.values[i + kPrefetchDistance]);
+        input_.process(std::move(batch.values[i]), batch.timestamps[i]);
+      }
     });
   }
   void watermark(Timestamp watermark) override {
@@ -342,6 +356,8 @@ class BatchConsumer final : public BatchConsumerBase {
   }
 
  private:
+  bool prefetch_known_ = false;
+  bool prefetch_ = false;
   OperatorBase& head_;
   Input<T>& input_;
   int input_index_;

@@ -34,6 +34,7 @@ class HeapKeyedStateBackend final : public KeyedStateBackend {
   void restore(const std::vector<const KeyedStateSnapshot*>& snapshots) override;
   size_t memory_bytes() const override;
   internal::HeapStateStore* heap_store() override { return &store_; }
+  bool prefetches() const override { return true; }
 
   std::unique_ptr<IncrementalSnapshotTask> snapshot_incremental(int64_t checkpoint_id) override;
   void notify_checkpoint_complete(int64_t checkpoint_id) override;
@@ -43,6 +44,9 @@ class HeapKeyedStateBackend final : public KeyedStateBackend {
   // temporary folder and applies them in order.
   static KeyedStateSnapshot read_incremental(const IncrementalKeyedSnapshot& snapshot,
                                              const SharedFileFetcher& fetch);
+
+ protected:
+  void prefetch_serialized(std::string_view key, int key_group) override { store_.prefetch(key, key_group); }
 
  private:
   internal::HeapStateStore store_;
