@@ -241,6 +241,11 @@ class TwoInputOperator : public OperatorBase {
   }
   virtual void process_first(In1&& value, Timestamp timestamp) = 0;
   virtual void process_second(In2&& value, Timestamp timestamp) = 0;
+  // Input::prefetches() and Input::prefetch() of each input. Default: none.
+  virtual bool prefetches_first() const { return false; }
+  virtual bool prefetches_second() const { return false; }
+  virtual void prefetch_first(const In1& /*value*/) {}
+  virtual void prefetch_second(const In2& /*value*/) {}
 
  protected:
   Output<Out>& out() { return *static_cast<Output<Out>*>(output_); }
@@ -249,11 +254,15 @@ class TwoInputOperator : public OperatorBase {
   struct First final : Input<In1> {
     explicit First(TwoInputOperator& op) : op(op) {}
     void process(In1&& value, Timestamp timestamp) override { op.process_first(std::move(value), timestamp); }
+    bool prefetches() const override { return op.prefetches_first(); }
+    void prefetch(const In1& value) override { op.prefetch_first(value); }
     TwoInputOperator& op;
   };
   struct Second final : Input<In2> {
     explicit Second(TwoInputOperator& op) : op(op) {}
     void process(In2&& value, Timestamp timestamp) override { op.process_second(std::move(value), timestamp); }
+    bool prefetches() const override { return op.prefetches_second(); }
+    void prefetch(const In2& value) override { op.prefetch_second(value); }
     TwoInputOperator& op;
   };
   First first_{*this};

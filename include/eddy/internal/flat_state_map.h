@@ -140,6 +140,16 @@ class FlatStateMap {
   void prefetch(uint64_t h) const {
     if (!buckets_.empty()) __builtin_prefetch(buckets_.data() + (h & mask_), 1);
   }
+  // The value of the first entry with hash `h`, or null: for prefetching what an entry
+  // points to, where a (rare) entry of another key with the same hash does no harm.
+  const V* find_by_hash(uint64_t h) const {
+    if (size_ == 0) return nullptr;
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Bucket& b = buckets_[i];
+      if (b.hash == 0) return nullptr;
+      if (b.hash == h) return &b.entry.second;
+    }
+  }
   // Changes on every insertion, erasure and rehash: a bucket index found under one
   // generation stays valid while the generation does not change.
   uint64_t generation() const { return generation_; }

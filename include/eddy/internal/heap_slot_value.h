@@ -32,6 +32,8 @@ class InlineSlotValue {
   void set(S value) { value_ = std::move(value); }
   static constexpr size_t node_bytes() { return 0; }
   bool allocated() const { return false; }
+  static constexpr bool kHasNode = false;
+  const void* node_address() const { return nullptr; }
 
  private:
   S value_{};
@@ -92,6 +94,9 @@ class SharedSlotValue {
   }
   static constexpr size_t node_bytes() { return sizeof(Node); }
   bool allocated() const { return node_ != nullptr; }
+  static constexpr bool kHasNode = true;
+  // Where the value lives (null when none), for prefetching.
+  const void* node_address() const { return node_; }
 
  private:
   static const S& empty() {

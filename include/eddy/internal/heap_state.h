@@ -87,6 +87,10 @@ class HeapTableBase {
   // Starts loading the slot of lookup key hash `hash` in `key_group` (a hint; see
   // HeapStateStore::prefetch).
   virtual void prefetch(int key_group, uint64_t hash) const = 0;
+  // Whether values live in nodes apart from the slots (see heap_slot_value.h).
+  virtual bool has_value_nodes() const = 0;
+  // The second step, once the slot is in cache: starts loading its value's node.
+  virtual void prefetch_value(int key_group, uint64_t hash) const = 0;
 };
 
 // The map key of (key, namespace) in every heap table: varint length, key bytes, varint
@@ -158,7 +162,10 @@ class HeapStateStore {
   HeapStateStore& operator=(const HeapStateStore&) = delete;
 
   const KeyGroupRange& key_groups() const { return key_groups_; }
-  void add_table(HeapTableBase& table) { tables_.push_back(&table); }
+  void add_table(HeapTableBase& table) {
+    tables_.push_back(&table);
+    if (table.has_value_nodes()) node_tables_.push_back(&table);
+  }
 
   // The map key of `backend`'s current (key, namespace), shared by all tables: rebuilt
   // once per key_version(), not once per state. Valid until the key or namespace changes.
@@ -174,10 +181,20 @@ class HeapStateStore {
   // Prefetch for a record ahead of the one being processed: starts loading the slot of
   // serialized key `key` (no namespace; 16 bytes readable at its data()) in every state,
   // so that the record's accesses find it in cache. Changes nothing.
+  //
+  // Values kept in nodes (lists, maps, strings) take a second step: kNodeLag prefetches
+  // later, when the slot has arrived, the slot is read and its node prefetched.
   void prefetch(std::string_view key, int key_group) {
     if (tables_.empty() || !key_groups_.contains(key_group)) return;
     const uint64_t hash = prefetch_builder_.build(key, std::string_view(kNoNamespace, 0)).hash;
     for (const HeapTableBase* table : tables_) table->prefetch(key_group, hash);
+    if (node_tables_.empty()) return;
+    PendingPrefetch& earlier = pending_[pending_next_];
+    if (earlier.key_group >= 0) {
+      for (const HeapTableBase* table : node_tables_) table->prefetch_value(earlier.key_group, earlier.hash);
+    }
+    earlier = {key_group, hash};
+    pending_next_ = (pending_next_ + 1) % kNodeLag;
   }
 
   // Epochs, for incremental snapshots: every write stamps its slot with epoch(); a
@@ -208,6 +225,16 @@ class HeapStateStore {
   KeyGroupRange key_groups_;
   std::vector<HeapTableBase*> tables_;
   static constexpr char kNoNamespace[16] = {};  // 16 readable bytes for the builder
+  // Prefetches of slots whose node is prefetched kNodeLag prefetches later (half the
+  // runtime's distance: the slot has arrived by then, and the node has time to).
+  static constexpr size_t kNodeLag = kPrefetchDistance / 2;
+  struct PendingPrefetch {
+    int key_group = -1;
+    uint64_t hash = 0;
+  };
+  std::vector<HeapTableBase*> node_tables_;
+  PendingPrefetch pending_[kNodeLag];
+  size_t pending_next_ = 0;
   LookupKeyBuilder lookup_builder_;
   const MapKey& lookup_ = lookup_builder_.key();
   uint64_t lookup_version_ = ~uint64_t{0};
@@ -374,6 +401,14 @@ class HeapTable final : public HeapTableBase {
   void prefetch(int key_group, uint64_t hash) const override {
     const Group* group = groups_[static_cast<size_t>(key_group - first_group_)].get();
     if (group != nullptr) group->map.prefetch(hash);
+  }
+  bool has_value_nodes() const override { return SlotValue<S>::kHasNode; }
+  void prefetch_value(int key_group, uint64_t hash) const override {
+    const Group* group = groups_[static_cast<size_t>(key_group - first_group_)].get();
+    if (group == nullptr) return;
+    if (const Slot* slot = group->map.find_by_hash(hash)) {
+      if (const void* node = slot->value.node_address()) __builtin_prefetch(node, 1);
+    }
   }
 
   size_t memory_bytes() const override {

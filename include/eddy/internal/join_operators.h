@@ -141,6 +141,10 @@ class IntervalJoinOperator final : public TwoInputOperator<A, B, R>, public Trig
     fn_.open(context);
   }
 
+  bool prefetches_first() const override { return key1_.prefetches(); }
+  bool prefetches_second() const override { return key2_.prefetches(); }
+  void prefetch_first(const A& value) override { key1_.prefetch(value); }
+  void prefetch_second(const B& value) override { key2_.prefetch(value); }
   void process_first(A&& value, Timestamp timestamp) override {
     check_timestamp(timestamp, "left");
     if (is_late(timestamp)) {

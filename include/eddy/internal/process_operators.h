@@ -173,6 +173,10 @@ class KeyedCoProcessOperator final : public TwoInputOperator<In1, In2, Out>, pub
     this->open_keyed(context, this->out());
     fn_.open(context);
   }
+  bool prefetches_first() const override { return key1_.prefetches(); }
+  bool prefetches_second() const override { return key2_.prefetches(); }
+  void prefetch_first(const In1& value) override { key1_.prefetch(value); }
+  void prefetch_second(const In2& value) override { key2_.prefetch(value); }
   void process_first(In1&& value, Timestamp timestamp) override {
     key1_.set(value);
     this->begin_record(key1_.key(), timestamp);
