@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cstdint>
 #include <deque>
 #include <fstream>
 #include <iterator>
-#include <limits>
 #include <mutex>
 #include <set>
 #include <system_error>
@@ -423,7 +423,8 @@ struct RocksDbKeyedStateBackend::Database {
   // measured 0.4 ms of CPU and up to 13 ms of wall time, every time in involuntary context
   // switches, never in a lock), and a flush also waits for them. What the memtables hold is
   // in the logs; RocksDB switches the memtables itself, in the write that fills one, as it
-  // does without checkpoints (memtable_bytes() bounds the logs).
+  // does without checkpoints (memtable_bytes() bounds the logs). Nor does it wait for
+  // background work (below).
   rocksdb::Status list_files_at_barrier(std::vector<rocksdb::LiveFileStorageInfo>& files) {
     // Logs below this number hold nothing that is not in SST files (the MANIFEST listed below
     // already says so: the number only grows, and only once the MANIFEST records the flushes).
@@ -431,17 +432,81 @@ struct RocksDbKeyedStateBackend::Database {
     if (!db->GetIntProperty(rocksdb::DB::Properties::kMinLogNumberToKeep, &min_log_to_keep)) {
       min_log_to_keep = 0;
     }
-    // One consistent view of the database as of the barrier, without a flush: the SST files,
-    // the MANIFEST's length and the write-ahead logs with their lengths (RocksDB writes out
-    // the log's buffer first). Only this thread writes, so nothing is logged meanwhile.
-    rocksdb::LiveFilesStorageInfoOptions no_flush;
-    no_flush.wal_size_for_flush = std::numeric_limits<uint64_t>::max();
-    rocksdb::Status status = db->GetLiveFilesStorageInfo(no_flush, &files);
+    // The SST and blob files and the MANIFEST's valid length, in one view (under RocksDB's
+    // mutex), without a flush; then the logs. Their lengths are the barrier's once the log's
+    // buffer is written out: only this thread writes, so nothing is logged meanwhile, and
+    // whatever a background flush moves from the logs into SST files after this view is still
+    // in the logs listed after it. (GetLiveFilesStorageInfo does the same, but lists the logs
+    // through GetSortedWalFiles, which waits for any background purge of obsolete files to
+    // finish: background work the barrier would wait for.)
+    std::vector<std::string> names;
+    uint64_t manifest_bytes = 0;
+    rocksdb::Status status = db->GetLiveFiles(names, &manifest_bytes, /*flush_memtable=*/false);
+    if (status.ok()) status = db->FlushWAL(/*sync=*/false);
     if (!status.ok()) return status;
-    // An empty log (a new one, nothing written since every column was flushed) adds nothing.
-    std::erase_if(files, [&](const rocksdb::LiveFileStorageInfo& file) {
-      return file.file_type == rocksdb::kWalFile && (file.file_number < min_log_to_keep || file.size == 0);
-    });
+    files.clear();
+    const std::string folder = dir.string();
+    std::string manifest;
+    for (std::string& name : names) {
+      if (name.starts_with('/')) name.erase(0, 1);
+      rocksdb::LiveFileStorageInfo& file = files.emplace_back();
+      file.relative_filename = name;
+      file.directory = folder;
+      if (name == "CURRENT") {
+        file.file_type = rocksdb::kCurrentFile;  // its contents below: it may change meanwhile
+        continue;
+      }
+      if (name.starts_with("MANIFEST-")) {
+        file.file_type = rocksdb::kDescriptorFile;
+        file.size = manifest_bytes;
+        file.trim_to_size = true;
+        manifest = name;
+        continue;
+      }
+      // SST and blob files never change and are taken whole: their sizes are not needed.
+      if (name.ends_with(".sst")) {
+        file.file_type = rocksdb::kTableFile;
+      } else if (name.ends_with(".blob")) {
+        file.file_type = rocksdb::kBlobFile;
+      } else if (name.starts_with("OPTIONS-")) {
+        file.file_type = rocksdb::kOptionsFile;  // never changes once written
+        std::error_code ec;
+        file.size = std::filesystem::file_size(dir / name, ec);
+        if (ec) return rocksdb::Status::IOError("cannot read the size of " + name, ec.message());
+      } else {
+        return rocksdb::Status::Corruption("unexpected live file", name);
+      }
+    }
+    if (manifest.empty()) return rocksdb::Status::Corruption("no MANIFEST among the live files");
+    for (rocksdb::LiveFileStorageInfo& file : files) {
+      if (file.file_type != rocksdb::kCurrentFile) continue;
+      file.replacement_contents = manifest + "\n";
+      file.size = file.replacement_contents.size();
+    }
+    // Logs below min_log_to_keep hold nothing that is not in SST files (and a purge that
+    // started before file deletions were disabled may be deleting them right now); an empty
+    // log (a new one, nothing written since every column was flushed) adds nothing.
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::filesystem::directory_entry& entry = *it;
+      const std::string name = entry.path().filename().string();
+      if (!name.ends_with(".log") || name.size() <= 4) continue;
+      uint64_t number = 0;
+      const char* digits_end = name.data() + name.size() - 4;
+      auto [parsed_to, error] = std::from_chars(name.data(), digits_end, number);
+      if (error != std::errc() || parsed_to != digits_end || number < min_log_to_keep) continue;
+      std::error_code size_error;
+      uint64_t size = entry.file_size(size_error);
+      if (size_error) return rocksdb::Status::IOError("cannot read the size of " + name, size_error.message());
+      if (size == 0) continue;
+      rocksdb::LiveFileStorageInfo& file = files.emplace_back();
+      file.relative_filename = name;
+      file.directory = folder;
+      file.file_number = number;
+      file.file_type = rocksdb::kWalFile;
+      file.size = size;
+    }
+    if (ec) return rocksdb::Status::IOError("cannot list " + folder, ec.message());
     return status;
   }
 
