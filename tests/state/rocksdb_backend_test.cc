@@ -576,7 +576,7 @@ TEST_F(RocksDbIncrementalTest, RestoreRefusesOtherKeyGroupsAndExistingStates) {
 
 // The barrier lists the write-ahead logs with their lengths and never flushes or switches
 // memtables: RocksDB does, on its own, in the writes before and after the barrier (with the
-// default 64 MiB budget, at 16 MiB of memtable).
+// default 64 MiB budget, at 32 MiB of memtable).
 class RocksDbLogTailTest : public RocksDbIncrementalTest {
  protected:
   // For the keys in [from, to) the backend owns: a payload of `payload_bytes` times `tag`
@@ -677,7 +677,7 @@ TEST_F(RocksDbLogTailTest, ClosedLogsAreSharedAndTheOpenOneIsTakenUpToTheBarrier
   write_round(*backend, 0, 2000, 'a', 1);
   backend->set_background_work_paused(true);  // the barrier's memtables stay unflushed
   Barrier first = barrier(*backend, 1);
-  write_round(*backend, 2000, 4000, 'b', 1);  // 20 MB: RocksDB switches the memtables
+  write_round(*backend, 2000, 4000, 'b', 1);  // 40 MB in all: RocksDB switches the memtables
   // The log open at the first barrier is closed now and still needed: it is shared; the one
   // written since is taken up to this barrier.
   Barrier second = barrier(*backend, 2);
@@ -725,7 +725,7 @@ TEST_F(RocksDbLogTailTest, TheOpenLogGrowsAfterTheBarrierAndIsCutThere) {
 
 // The synchronous part wakes no background work: whatever the logs hold (here 20 MB, then
 // 20 KB), it leaves the memtables and the files as they are, and the checkpoint takes the
-// logs. The open log is never longer than a memtable (16 MiB with the default budget).
+// logs. The open log is never much longer than a memtable (32 MiB with the default budget).
 TEST_F(RocksDbLogTailTest, TheBarrierNeitherFlushesNorSwitchesMemtables) {
   auto backend = make_backend();
   backend->set_background_work_paused(true);  // what is in the folder changes only by writes
@@ -747,12 +747,12 @@ TEST_F(RocksDbLogTailTest, TheBarrierNeitherFlushesNorSwitchesMemtables) {
   for (Barrier& b : barriers) {
     IncrementalKeyedSnapshot snapshot = b.incremental->run(uploader_);
     ASSERT_TRUE(has_log(snapshot));
-    EXPECT_LE(open_log(snapshot).second, size_t{17} << 20);
+    EXPECT_LE(open_log(snapshot).second, size_t{33} << 20);
     expect_same_state(snapshot, b.full->run());
   }
 }
 
-// RocksDB switches the memtables in the writes after the barrier (a 1 MiB budget: 256 KiB
+// RocksDB switches the memtables in the writes after the barrier (a 1 MiB budget: 512 KiB
 // memtables) and flushes them while the asynchronous part waits: the log open at the barrier
 // is closed by then, and the checkpoint still takes it only up to the barrier.
 TEST_F(RocksDbLogTailTest, MemtablesSwitchedAfterTheBarrierWhileWritesGoOn) {
@@ -764,7 +764,7 @@ TEST_F(RocksDbLogTailTest, MemtablesSwitchedAfterTheBarrierWhileWritesGoOn) {
   write_round(backend, 0, 100, 'a', 1, 1000);  // 100 KB: one memtable
   Barrier at = barrier(backend, 1);
   const std::string open_at_barrier = files_of(backend, ".log").rbegin()->first;
-  write_round(backend, 0, 3000, 'b', 2, 1000);  // 3 MB: a dozen switches
+  write_round(backend, 0, 3000, 'b', 2, 1000);  // 3 MB: several switches
   EXPECT_NE(files_of(backend, ".log").rbegin()->first, open_at_barrier);
   IncrementalKeyedSnapshot snapshot = at.incremental->run(uploader_);
   EXPECT_EQ(open_log(snapshot).first, open_at_barrier);

@@ -21,8 +21,8 @@
 //   would link), and does nothing else: no flush, no memtable switch. What the memtables
 //   hold is in the write-ahead log, which these databases keep for this (buffered, never
 //   synced), and the listing has each log's length at the barrier. RocksDB switches and
-//   flushes memtables on its own, as without checkpoints; memtables of a quarter of the
-//   write buffer budget keep the logs a checkpoint takes short. The asynchronous part
+//   flushes memtables on its own, as without checkpoints; memtables of half the write
+//   buffer budget bound the logs a checkpoint takes. The asynchronous part
 //   uploads the SST files and closed logs that the latest completed checkpoint did not
 //   already have, takes MANIFEST and the open log (their parts up to the barrier), CURRENT
 //   and OPTIONS along as private files, and enables file deletions again. A restore with the same key groups puts the files in place and opens them
