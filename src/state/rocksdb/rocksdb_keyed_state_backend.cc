@@ -143,10 +143,12 @@ rocksdb::Env* no_sync_env() {
 // list_files_at_barrier), so this is what bounds the open write-ahead log, which every
 // checkpoint copies up to the barrier: it holds about what the memtables took since the
 // last switch. Smaller memtables copy less but read slower: with a quarter (16 MiB),
-// bench-checkpoint ran about 5 to 10% slower with and without checkpoints (a state column of a
-// million keys no longer fit in its memtable). Without incremental checkpoints there is no
-// log, and RocksDB's default (64 MB, within the budget anyway) stays.
-size_t memtable_bytes(size_t write_buffer_bytes) { return std::max<size_t>(write_buffer_bytes / 2, 64 << 10); }
+// bench-checkpoint ran about 5 to 10% slower with and without checkpoints (a state column
+// of a million keys no longer fit in its memtable). Without incremental checkpoints there
+// is no log, and RocksDB's default (64 MB, within the budget anyway) stays.
+size_t memtable_bytes(size_t write_buffer_bytes) {
+  return std::max<size_t>(write_buffer_bytes / 2, 64 << 10);
+}
 
 // Values of at least this many bytes are kept apart from the keys, in RocksDB blob files
 // (integrated BlobDB): flushes write them once, and compactions then move only a small
@@ -499,7 +501,9 @@ struct RocksDbKeyedStateBackend::Database {
       if (error != std::errc() || parsed_to != digits_end || number < min_log_to_keep) continue;
       std::error_code size_error;
       uint64_t size = entry.file_size(size_error);
-      if (size_error) return rocksdb::Status::IOError("cannot read the size of " + name, size_error.message());
+      if (size_error) {
+        return rocksdb::Status::IOError("cannot read the size of " + name, size_error.message());
+      }
       if (size == 0) continue;
       rocksdb::LiveFileStorageInfo& file = files.emplace_back();
       file.relative_filename = name;
