@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -378,6 +380,7 @@ class RocksDbIncrementalTest : public RocksDbBackendTest {
 TEST_F(RocksDbIncrementalTest, LaterCheckpointsUploadOnlyNewSstFiles) {
   auto backend = make_backend();
   write_keys(*backend, 0, 1000, 1);
+  backend->flush();  // as RocksDB does once the memtables fill up
   IncrementalKeyedSnapshot first = take(*backend, 1);
   EXPECT_EQ(first.backend, "rocksdb");
   EXPECT_EQ(first.key_groups, (KeyGroupRange{0, 127}));
@@ -388,7 +391,7 @@ TEST_F(RocksDbIncrementalTest, LaterCheckpointsUploadOnlyNewSstFiles) {
   std::set<std::string> private_names;
   for (const auto& [name, bytes] : first.private_files) private_names.insert(name);
   EXPECT_TRUE(private_names.count("CURRENT"));
-  // Little was written: flushed at the barrier, no write-ahead log is needed.
+  // Everything was flushed: no write-ahead log is needed.
   for (const std::string& name : private_names) EXPECT_FALSE(name.ends_with(".log")) << name;
   for (const SharedFileHandle& file : first.shared_files) {
     EXPECT_TRUE(file.local_name.ends_with(".sst")) << file.local_name;
@@ -397,6 +400,7 @@ TEST_F(RocksDbIncrementalTest, LaterCheckpointsUploadOnlyNewSstFiles) {
   backend->notify_checkpoint_complete(1);
 
   write_keys(*backend, 1000, 1100, 1);
+  backend->flush();
   uploader_.uploaded = 0;
   IncrementalKeyedSnapshot second = take(*backend, 2);
   // Every file of the first is still live (nothing compacted yet) and reused; only the
@@ -417,6 +421,7 @@ TEST_F(RocksDbIncrementalTest, LaterCheckpointsUploadOnlyNewSstFiles) {
 TEST_F(RocksDbIncrementalTest, OnlyFilesOfCompletedCheckpointsAreReused) {
   auto backend = make_backend();
   write_keys(*backend, 0, 100, 1);
+  backend->flush();
   IncrementalKeyedSnapshot first = take(*backend, 1);
   backend->notify_checkpoint_aborted(1);
   IncrementalKeyedSnapshot second = take(*backend, 2);  // 1 never completed: upload again
@@ -447,11 +452,14 @@ TEST_F(RocksDbIncrementalTest, TheSnapshotIsTheStateOfTheSynchronousPart) {
 TEST_F(RocksDbIncrementalTest, RestoresTheFilesAsTheyAreAndReusesThem) {
   auto backend = make_backend();
   write_keys(*backend, 0, 2000, 3);
+  backend->flush();
+  // In SST files and, since the flush, in the write-ahead log.
   auto& map = backend->get_map_state(MapStateDescriptor<std::string, int64_t>("map"));
   const std::string key = "k";
   set_key(*backend, key);
   map.put("a", 1);
   IncrementalKeyedSnapshot snapshot = take(*backend, 5);
+  ASSERT_FALSE(snapshot.shared_files.empty());
   backend.reset();
 
   auto restored = make_backend();
@@ -522,6 +530,7 @@ std::set<std::string> sst_files(const fs::path& dir) {
 TEST_F(RocksDbIncrementalTest, TheTaskKeepsItsFilesUntilItIsDoneAndMayOutliveTheBackend) {
   auto backend = make_backend();
   write_keys(*backend, 0, 100, 1);
+  backend->flush();
   std::unique_ptr<IncrementalSnapshotTask> unused = backend->snapshot_incremental(1);
   std::set<std::string> listed = sst_files(backend->data_dir());
   ASSERT_FALSE(listed.empty());
@@ -546,6 +555,7 @@ TEST_F(RocksDbIncrementalTest, TheTaskKeepsItsFilesUntilItIsDoneAndMayOutliveThe
 TEST_F(RocksDbIncrementalTest, RestoreRefusesOtherKeyGroupsAndExistingStates) {
   auto backend = make_backend({0, 63});
   write_keys(*backend, 0, 10, 1);
+  backend->flush();  // an SST file to fetch
   IncrementalKeyedSnapshot snapshot = take(*backend, 1);
   EXPECT_THROW(make_backend({0, 127})->restore_incremental(snapshot, uploader_.fetcher()), Error);
   auto used = make_backend({0, 63});
@@ -564,9 +574,9 @@ TEST_F(RocksDbIncrementalTest, RestoreRefusesOtherKeyGroupsAndExistingStates) {
 
 // --- what was not flushed at the barrier comes from the write-ahead log ------------------
 
-// Checkpoints after more than 256 KiB of writes: the barrier lists the write-ahead logs
-// with their lengths instead of flushing; past 16 MiB it also switches the memtables to be
-// flushed in the background.
+// The barrier lists the write-ahead logs with their lengths and never flushes or switches
+// memtables: RocksDB does, on its own, in the writes before and after the barrier (with the
+// default 64 MiB budget, at 32 MiB of memtable).
 class RocksDbLogTailTest : public RocksDbIncrementalTest {
  protected:
   // For the keys in [from, to) the backend owns: a payload of `payload_bytes` times `tag`
@@ -592,6 +602,24 @@ class RocksDbLogTailTest : public RocksDbIncrementalTest {
       if (name.ends_with(".log")) return true;
     }
     return false;
+  }
+
+  // The write-ahead log the snapshot takes up to the barrier (the one open there).
+  static std::pair<std::string, size_t> open_log(const IncrementalKeyedSnapshot& snapshot) {
+    for (const auto& [name, bytes] : snapshot.private_files) {
+      if (name.ends_with(".log")) return {name, bytes.size()};
+    }
+    return {};
+  }
+
+  // The files of the database folder with the extension `extension` (".log", ".sst").
+  static std::map<std::string, uintmax_t> files_of(const RocksDbKeyedStateBackend& backend,
+                                                   const std::string& extension) {
+    std::map<std::string, uintmax_t> out;
+    for (const auto& entry : fs::directory_iterator(backend.data_dir())) {
+      if (entry.path().extension() == extension) out[entry.path().filename().string()] = entry.file_size();
+    }
+    return out;
   }
 
   // A barrier: the full snapshot (what the state is) and the incremental one.
@@ -649,8 +677,8 @@ TEST_F(RocksDbLogTailTest, ClosedLogsAreSharedAndTheOpenOneIsTakenUpToTheBarrier
   write_round(*backend, 0, 2000, 'a', 1);
   backend->set_background_work_paused(true);  // the barrier's memtables stay unflushed
   Barrier first = barrier(*backend, 1);
-  write_round(*backend, 2000, 4000, 'b', 1);
-  // The log of the first barrier is closed now and still needed: it is shared; the one
+  write_round(*backend, 2000, 4000, 'b', 1);  // 40 MB in all: RocksDB switches the memtables
+  // The log open at the first barrier is closed now and still needed: it is shared; the one
   // written since is taken up to this barrier.
   Barrier second = barrier(*backend, 2);
   backend->set_background_work_paused(false);
@@ -662,9 +690,12 @@ TEST_F(RocksDbLogTailTest, ClosedLogsAreSharedAndTheOpenOneIsTakenUpToTheBarrier
   IncrementalKeyedSnapshot two = second.incremental->run(uploader_);
   EXPECT_TRUE(has_log(one));
   EXPECT_TRUE(has_log(two));
-  int shared_logs = 0;
-  for (const SharedFileHandle& file : two.shared_files) shared_logs += file.local_name.ends_with(".log");
-  EXPECT_EQ(shared_logs, 1);
+  EXPECT_NE(open_log(one).first, open_log(two).first);
+  std::set<std::string> shared_logs;
+  for (const SharedFileHandle& file : two.shared_files) {
+    if (file.local_name.ends_with(".log")) shared_logs.insert(file.local_name);
+  }
+  EXPECT_TRUE(shared_logs.count(open_log(one).first));
   expect_same_state(one, first.full->run());
   expect_same_state(two, second.full->run());
 
@@ -678,9 +709,8 @@ TEST_F(RocksDbLogTailTest, ClosedLogsAreSharedAndTheOpenOneIsTakenUpToTheBarrier
   expect_same_state(third.incremental->run(uploader_), third.full->run());
 }
 
-TEST_F(RocksDbLogTailTest, WithoutASwitchTheOpenLogGrowsAfterTheBarrierAndIsCutThere) {
+TEST_F(RocksDbLogTailTest, TheOpenLogGrowsAfterTheBarrierAndIsCutThere) {
   auto backend = make_backend();
-  backend->set_switch_memtables_at_barrier(false);
   write_round(*backend, 0, 2000, 'a', 1);
   Barrier first = barrier(*backend, 1);
   write_round(*backend, 0, 3000, 'b', 2);  // into the log the barrier listed
@@ -693,36 +723,52 @@ TEST_F(RocksDbLogTailTest, WithoutASwitchTheOpenLogGrowsAfterTheBarrierAndIsCutT
   expect_same_state(second.incremental->run(uploader_), second.full->run());
 }
 
-TEST_F(RocksDbLogTailTest, WithWritesStoppedNoMemtableIsSwitchedAndTheCheckpointsHoldTheirBarrierState) {
+// The synchronous part wakes no background work: whatever the logs hold (here 20 MB, then
+// 20 KB), it leaves the memtables and the files as they are, and the checkpoint takes the
+// logs. The open log is never much longer than a memtable (32 MiB with the default budget).
+TEST_F(RocksDbLogTailTest, TheBarrierNeitherFlushesNorSwitchesMemtables) {
   auto backend = make_backend();
+  backend->set_background_work_paused(true);  // what is in the folder changes only by writes
   write_round(*backend, 0, 2000, 'a', 1);
-  backend->set_background_work_paused(true);
-  // Nothing is flushed from here on, so every barrier lists more than 16 MiB of logs and
-  // switches every column that was written since the last one: a memtable more waits in
-  // each. Small writes in between (RocksDB slows them down once three wait).
   std::vector<Barrier> barriers;
-  barriers.push_back(barrier(*backend, 1));
-  write_round(*backend, 2000, 2100, 'b', 1, 100);
-  barriers.push_back(barrier(*backend, 2));
-  write_round(*backend, 2100, 2200, 'b', 1, 100);
-  barriers.push_back(barrier(*backend, 3));
-  write_round(*backend, 2200, 4000, 'b', 1, 100);
-  // The first column switched here has four memtables waiting: RocksDB stops writes and
-  // refuses to switch the other columns, and at the next barrier any column (whose open
-  // log is empty then: not listed).
-  barriers.push_back(barrier(*backend, 4));
-  barriers.push_back(barrier(*backend, 5));
+  for (size_t payload_bytes : {0, 10}) {
+    if (payload_bytes > 0) write_round(*backend, 2000, 2200, 'b', 1, payload_bytes);
+    std::map<std::string, uintmax_t> logs = files_of(*backend, ".log");
+    std::map<std::string, uintmax_t> tables = files_of(*backend, ".sst");
+    barriers.push_back(barrier(*backend, static_cast<int64_t>(barriers.size()) + 1));
+    EXPECT_EQ(files_of(*backend, ".sst"), tables);
+    std::map<std::string, uintmax_t> logs_after = files_of(*backend, ".log");
+    ASSERT_EQ(logs_after.size(), logs.size()) << "a new log: the memtables were switched";
+    EXPECT_EQ(logs_after.rbegin()->first, logs.rbegin()->first);
+  }
   backend->set_background_work_paused(false);
   write_round(*backend, 0, 4000, 'c', 3);
   backend->compact();
-  IncrementalKeyedSnapshot last;
   for (Barrier& b : barriers) {
-    last = b.incremental->run(uploader_);
-    expect_same_state(last, b.full->run());
+    IncrementalKeyedSnapshot snapshot = b.incremental->run(uploader_);
+    ASSERT_TRUE(has_log(snapshot));
+    EXPECT_LE(open_log(snapshot).second, size_t{33} << 20);
+    expect_same_state(snapshot, b.full->run());
   }
-  auto restored = make_backend();
-  restored->restore_incremental(last, uploader_.fetcher());
-  expect_keys(*restored, 0, 4000, 1);
+}
+
+// RocksDB switches the memtables in the writes after the barrier (a 1 MiB budget: 512 KiB
+// memtables) and flushes them while the asynchronous part waits: the log open at the barrier
+// is closed by then, and the checkpoint still takes it only up to the barrier.
+TEST_F(RocksDbLogTailTest, MemtablesSwitchedAfterTheBarrierWhileWritesGoOn) {
+  StateBackendOptions options;
+  options.kind = "rocksdb";
+  options.rocksdb_dir = dir_.file("db");
+  options.rocksdb_write_buffer_bytes = 1 << 20;
+  RocksDbKeyedStateBackend backend(options, {0, 127}, kMaxParallelism, clock_, "op", 0);
+  write_round(backend, 0, 100, 'a', 1, 1000);  // 100 KB: one memtable
+  Barrier at = barrier(backend, 1);
+  const std::string open_at_barrier = files_of(backend, ".log").rbegin()->first;
+  write_round(backend, 0, 3000, 'b', 2, 1000);  // 3 MB: several switches
+  EXPECT_NE(files_of(backend, ".log").rbegin()->first, open_at_barrier);
+  IncrementalKeyedSnapshot snapshot = at.incremental->run(uploader_);
+  EXPECT_EQ(open_log(snapshot).first, open_at_barrier);
+  expect_same_state(snapshot, at.full->run());
 }
 
 TEST_F(RocksDbLogTailTest, CheckpointsInARowWithBackgroundFlushesAndASmallWriteBuffer) {

@@ -18,15 +18,14 @@
 //
 // - Incremental checkpoints (StateBackendOptions::incremental_checkpoints): the synchronous
 //   part disables file deletions and lists the database's files (what a RocksDB checkpoint
-//   would link) without flushing: what the memtables hold is in the write-ahead log, which
-//   these databases keep for this (buffered, never synced), and the listing has each log's
-//   length at the barrier. Only when little was written since the last flush does it flush
-//   (then the checkpoint is SST files only); when the logs are long it switches the
-//   memtables, to be flushed in the background, so that later logs are short again. The
-//   asynchronous part uploads the SST files and closed logs that the latest completed
-//   checkpoint did not already have, takes MANIFEST and the open log (their parts up to
-//   the barrier), CURRENT and OPTIONS along as private files, and enables file deletions
-//   again. A restore with the same key groups puts the files in place and opens them
+//   would link), and does nothing else: no flush, no memtable switch. What the memtables
+//   hold is in the write-ahead log, which these databases keep for this (buffered, never
+//   synced), and the listing has each log's length at the barrier. RocksDB switches and
+//   flushes memtables on its own, as without checkpoints; memtables of half the write
+//   buffer budget bound the logs a checkpoint takes. The asynchronous part
+//   uploads the SST files and closed logs that the latest completed checkpoint did not
+//   already have, takes MANIFEST and the open log (their parts up to the barrier), CURRENT
+//   and OPTIONS along as private files, and enables file deletions again. A restore with the same key groups puts the files in place and opens them
 //   (RocksDB replays the logs); any other restore reads them into the canonical form.
 //
 // - Values of 512 bytes or more are kept in blob files (RocksDB's integrated BlobDB), which
@@ -99,16 +98,14 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   // Compacts every column down to the bottom level now (TTL filters included). RocksDB
   // compacts in the background on its own; this is for tests and tools.
   void compact();
+  // Flushes every column's memtables to SST files and waits (checkpoints never flush; this
+  // is for tests and tools).
+  void flush();
   // Pauses (or resumes) RocksDB's background flushes and compactions, for tests: what a
   // checkpoint lists then does not depend on their timing. While paused, writes slow down
-  // once a column has three memtables waiting for a flush and block at four (each checkpoint
-  // that takes long logs leaves one), and a checkpoint that flushes at the barrier (little
-  // was written) blocks.
+  // once a column has three memtables waiting for a flush and block at four, and flush()
+  // blocks.
   void set_background_work_paused(bool paused);
-  // For tests: whether a checkpoint that takes long write-ahead logs switches the memtables
-  // after listing them (the default), as it does unless RocksDB has stopped writes. Without
-  // the switch, writes after the barrier go on into the log the checkpoint listed.
-  void set_switch_memtables_at_barrier(bool on);
   // The directory of this backend's database.
   const std::filesystem::path& data_dir() const;
 
