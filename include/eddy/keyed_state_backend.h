@@ -102,7 +102,7 @@ class KeyedStateBackend {
   template <class K>
   void prefetch(const K& key, int key_group) {
     if constexpr (internal::kIsFixedWidth<K>) {  // numbers: no string to build
-      char bytes[16 + internal::kFixedSize<K>];  // see prefetch_serialized()
+      char bytes[16 + internal::kFixedSize<K>] = {};  // see prefetch_serialized()
       internal::store_little_endian(bytes, key);
       prefetch_serialized(std::string_view(bytes, internal::kFixedSize<K>), key_group);
     } else if constexpr (Serializable<K>) {

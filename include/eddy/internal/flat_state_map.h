@@ -53,8 +53,8 @@ struct MapKey {
   static uint64_t hash_words(uint64_t w0, uint64_t w1, size_t n) {
     return nonzero(mix(kSeed1 ^ n, mix(w0 ^ kSeed1, w1 ^ kSeed2)));
   }
-  // Whether `stored` (a std::string: at least 16 bytes are readable at its data()) holds
-  // these bytes.
+  // Whether `stored` (a std::string: at least 16 bytes are readable at its data(), inline
+  // or allocated) holds these bytes. Bytes past its end are read but masked off.
   bool matches(const std::string& stored) const {
     const size_t n = bytes.size();
     if (stored.size() != n) return false;
@@ -134,7 +134,6 @@ class FlatStateMap {
   size_t bucket_count() const { return buckets_.size(); }
   static constexpr size_t bucket_bytes() { return sizeof(Bucket); }
 
-  static uint64_t hash_of(std::string_view key) { return MapKey::of(key).hash; }
   // Starts loading the bucket where a key of hash `h` would be, for a lookup soon after
   // (the heap backend prefetches the state of records ahead of the one being processed).
   void prefetch(uint64_t h) const {

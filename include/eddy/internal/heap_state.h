@@ -91,6 +91,14 @@ class HeapTableBase {
   virtual bool has_value_nodes() const = 0;
   // The second step, once the slot is in cache: starts loading its value's node.
   virtual void prefetch_value(int key_group, uint64_t hash) const = 0;
+
+  // The backend's key_version() at this state's latest access: prefetches skip states
+  // that the records do not use (one written only for new keys, say), whose cache misses
+  // would be spent for nothing.
+  uint64_t last_access() const { return last_access_; }
+
+ protected:
+  uint64_t last_access_ = 0;
 };
 
 // The map key of (key, namespace) in every heap table: varint length, key bytes, varint
@@ -98,6 +106,9 @@ class HeapTableBase {
 // lookups (MapKey). The bytes live in the builder until its next build().
 class LookupKeyBuilder {
  public:
+  // The latest build()'s key.
+  const MapKey& key() const { return key_; }
+
   // `key` and `ns` must have 16 readable bytes at their data() (a std::string's do).
   const MapKey& build(std::string_view key, std::string_view ns) {
     const size_t kl = key.size();
@@ -147,10 +158,6 @@ class LookupKeyBuilder {
   char buf_[16];
   std::string spill_;
   MapKey key_;
-
- public:
-  // The latest build()'s key.
-  const MapKey& key() const { return key_; }
 };
 
 // The heap backend's bookkeeping that typed states use: tables to snapshot, and entries
@@ -184,14 +191,21 @@ class HeapStateStore {
   //
   // Values kept in nodes (lists, maps, strings) take a second step: kNodeLag prefetches
   // later, when the slot has arrived, the slot is read and its node prefetched.
-  void prefetch(std::string_view key, int key_group) {
+  //
+  // Only states accessed within the last kRecentKeys keys (`key_version` is the backend's
+  // key_version()) are prefetched.
+  void prefetch(std::string_view key, int key_group, uint64_t key_version) {
     if (tables_.empty() || !key_groups_.contains(key_group)) return;
     const uint64_t hash = prefetch_builder_.build(key, std::string_view(kNoNamespace, 0)).hash;
-    for (const HeapTableBase* table : tables_) table->prefetch(key_group, hash);
+    for (const HeapTableBase* table : tables_) {
+      if (key_version - table->last_access() <= kRecentKeys) table->prefetch(key_group, hash);
+    }
     if (node_tables_.empty()) return;
     PendingPrefetch& earlier = pending_[pending_next_];
     if (earlier.key_group >= 0) {
-      for (const HeapTableBase* table : node_tables_) table->prefetch_value(earlier.key_group, earlier.hash);
+      for (const HeapTableBase* table : node_tables_) {
+        if (key_version - table->last_access() <= kRecentKeys) table->prefetch_value(earlier.key_group, earlier.hash);
+      }
     }
     earlier = {key_group, hash};
     pending_next_ = (pending_next_ + 1) % kNodeLag;
@@ -228,6 +242,7 @@ class HeapStateStore {
   // Prefetches of slots whose node is prefetched kNodeLag prefetches later (half the
   // runtime's distance: the slot has arrived by then, and the node has time to).
   static constexpr size_t kNodeLag = kPrefetchDistance / 2;
+  static constexpr uint64_t kRecentKeys = 64;
   struct PendingPrefetch {
     int key_group = -1;
     uint64_t hash = 0;
@@ -581,8 +596,11 @@ class HeapTable final : public HeapTableBase {
                 std::to_string(first_group_ + static_cast<int>(groups_.size()) - 1) + ")");
   }
 
-  // The lookup key of the current (key, namespace) (store_.lookup_hash() is its hash).
-  const MapKey& lookup_key() { return store_.lookup_key(backend_); }
+  // The lookup key of the current (key, namespace), with its hash; notes the access.
+  const MapKey& lookup_key() {
+    last_access_ = backend_.key_version();
+    return store_.lookup_key(backend_);
+  }
 
   // A read-modify-write finds the slot once: the bucket found for the current key stays
   // valid until the key changes or the map changes shape.

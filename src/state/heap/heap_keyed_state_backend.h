@@ -46,7 +46,9 @@ class HeapKeyedStateBackend final : public KeyedStateBackend {
                                              const SharedFileFetcher& fetch);
 
  protected:
-  void prefetch_serialized(std::string_view key, int key_group) override { store_.prefetch(key, key_group); }
+  void prefetch_serialized(std::string_view key, int key_group) override {
+    store_.prefetch(key, key_group, key_version());
+  }
 
  private:
   internal::HeapStateStore store_;
