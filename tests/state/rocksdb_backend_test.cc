@@ -579,6 +579,16 @@ TEST_F(RocksDbIncrementalTest, RestoreRefusesOtherKeyGroupsAndExistingStates) {
 // default 64 MiB budget, at 32 MiB of memtable).
 class RocksDbLogTailTest : public RocksDbIncrementalTest {
  protected:
+  // A 1 MiB write buffer budget (512 KiB memtables): RocksDB switches and flushes
+  // memtables on its own after a few hundred KB of writes.
+  StateBackendOptions small_write_buffer_options() {
+    StateBackendOptions options;
+    options.kind = "rocksdb";
+    options.rocksdb_dir = dir_.file("db");
+    options.rocksdb_write_buffer_bytes = 1 << 20;
+    return options;
+  }
+
   // For the keys in [from, to) the backend owns: a payload of `payload_bytes` times `tag`
   // (2000 keys: 20 MB of log with the default), value k * factor, k appended to a list;
   // and removes the payload of every 10th key.
@@ -756,11 +766,7 @@ TEST_F(RocksDbLogTailTest, TheBarrierNeitherFlushesNorSwitchesMemtables) {
 // memtables) and flushes them while the asynchronous part waits: the log open at the barrier
 // is closed by then, and the checkpoint still takes it only up to the barrier.
 TEST_F(RocksDbLogTailTest, MemtablesSwitchedAfterTheBarrierWhileWritesGoOn) {
-  StateBackendOptions options;
-  options.kind = "rocksdb";
-  options.rocksdb_dir = dir_.file("db");
-  options.rocksdb_write_buffer_bytes = 1 << 20;
-  RocksDbKeyedStateBackend backend(options, {0, 127}, kMaxParallelism, clock_, "op", 0);
+  RocksDbKeyedStateBackend backend(small_write_buffer_options(), {0, 127}, kMaxParallelism, clock_, "op", 0);
   write_round(backend, 0, 100, 'a', 1, 1000);  // 100 KB: one memtable
   Barrier at = barrier(backend, 1);
   const std::string open_at_barrier = files_of(backend, ".log").rbegin()->first;
@@ -775,11 +781,7 @@ TEST_F(RocksDbLogTailTest, CheckpointsInARowWithBackgroundFlushesAndASmallWriteB
   // A 1 MiB write buffer budget: RocksDB switches and flushes memtables on its own between
   // and during the rounds (1.5 to 9 MB each, too little for the barrier to switch), so
   // barriers meet logs and flushes in all states.
-  StateBackendOptions options;
-  options.kind = "rocksdb";
-  options.rocksdb_dir = dir_.file("db");
-  options.rocksdb_write_buffer_bytes = 1 << 20;
-  RocksDbKeyedStateBackend backend(options, {0, 127}, kMaxParallelism, clock_, "op", 0);
+  RocksDbKeyedStateBackend backend(small_write_buffer_options(), {0, 127}, kMaxParallelism, clock_, "op", 0);
   std::vector<Barrier> barriers;
   for (int64_t round = 1; round <= 6; ++round) {
     write_round(backend, 0, 1500 * round, static_cast<char>('a' + round), round, 1000);
