@@ -38,7 +38,9 @@ TEST(FlatStateMapTest, AgreesWithUnorderedMap) {
         auto it = flat.find(key);
         auto ref = reference.find(key);
         ASSERT_EQ(it == flat.end(), ref == reference.end()) << key;
-        if (ref != reference.end()) ASSERT_EQ(it->second, ref->second);
+        if (ref != reference.end()) {
+          ASSERT_EQ(it->second, ref->second);
+        }
       }
     }
     ASSERT_EQ(flat.size(), reference.size());
@@ -49,6 +51,64 @@ TEST(FlatStateMapTest, AgreesWithUnorderedMap) {
     ++seen;
   }
   EXPECT_EQ(seen, reference.size());
+}
+
+// Few keys in a 16-bucket table: probe runs wrap around its end all the time, through the
+// control bytes copied past the end. After every insert, erase (backward shift), shrink,
+// copy and clear, every key is found where find_by_hash says, and no other key is.
+TEST(FlatStateMapTest, ControlBytesFollowEveryChange) {
+  std::mt19937_64 rng(7);
+  FlatStateMap<int64_t> flat;
+  std::unordered_map<std::string, int64_t> reference;
+  auto check = [&](const FlatStateMap<int64_t>& map) {
+    for (int k = 0; k < 24; ++k) {
+      const std::string key = "c" + std::to_string(k);
+      const MapKey prepared = MapKey::of(key);
+      auto it = map.find(key);
+      auto ref = reference.find(key);
+      ASSERT_EQ(it == map.end(), ref == reference.end()) << key;
+      map.prefetch(prepared.hash);  // hints only: must not disturb anything
+      map.prefetch_entry(prepared.hash);
+      if (ref != reference.end()) {
+        ASSERT_EQ(it->second, ref->second) << key;
+        ASSERT_EQ(map.find_by_hash(prepared.hash), &it->second) << key;
+      }
+    }
+    ASSERT_EQ(map.size(), reference.size());
+  };
+  for (int step = 0; step < 50000; ++step) {
+    const std::string key = "c" + std::to_string(rng() % 24);
+    switch (rng() % 8) {
+      case 0:
+      case 1:
+      case 2:
+        flat[key] = step;
+        reference[key] = step;
+        break;
+      case 3:
+      case 4:
+        ASSERT_EQ(flat.erase(key), reference.erase(key));
+        break;
+      case 5:
+        flat.shrink_to_fit();
+        break;
+      case 6: {
+        FlatStateMap<int64_t> copy(flat);
+        ASSERT_NO_FATAL_FAILURE(check(copy));
+        FlatStateMap<int64_t> assigned;
+        assigned["other"] = 1;
+        assigned.assign(flat);
+        ASSERT_NO_FATAL_FAILURE(check(assigned));
+        break;
+      }
+      default:
+        if (rng() % 64 == 0) {
+          flat.clear();
+          reference.clear();
+        }
+    }
+    ASSERT_NO_FATAL_FAILURE(check(flat));
+  }
 }
 
 TEST(FlatStateMapTest, EraseWhileIteratingAndShrink) {

@@ -84,9 +84,11 @@ class HeapTableBase {
   virtual const StateMetaInfo& meta() const = 0;
   virtual std::unique_ptr<FrozenTable> freeze() = 0;
   virtual size_t memory_bytes() const = 0;
-  // Starts loading the slot of lookup key hash `hash` in `key_group` (a hint; see
-  // HeapStateStore::prefetch).
+  // Prefetching the slot of lookup key hash `hash` in `key_group` (hints; see
+  // HeapStateStore::prefetch): the first step starts loading what says where the slot is
+  // (FlatStateMap::prefetch), the second, once that has arrived, the slot itself.
   virtual void prefetch(int key_group, uint64_t hash) const = 0;
+  virtual void prefetch_entry(int key_group, uint64_t hash) const = 0;
   // Whether values live in nodes apart from the slots (see heap_slot_value.h).
   virtual bool has_value_nodes() const = 0;
   // The second step, once the slot is in cache: starts loading its value's node.
@@ -189,26 +191,41 @@ class HeapStateStore {
   // serialized key `key` (no namespace; 16 bytes readable at its data()) in every state,
   // so that the record's accesses find it in cache. Changes nothing.
   //
-  // Values kept in nodes (lists, maps, strings) take a second step: kNodeLag prefetches
-  // later, when the slot has arrived, the slot is read and its node prefetched.
+  // In steps, one per prefetch call, each reading only what an earlier step loaded:
+  //   1. now: the map's control bytes for the key (FlatStateMap::prefetch);
+  //   2. kEntryLag prefetches later, once they have arrived: the slot they name;
+  //   3. kNodeLag prefetches later, for values kept in nodes (lists, maps, strings), once
+  //      the slot has arrived: its node.
+  // Loading the slot only once its exact place is known is what lets the record's lookup
+  // run without waiting: about a quarter of the keys are not in their home bucket.
   //
   // Only states accessed within the last kRecentKeys keys (`key_version` is the backend's
   // key_version()) are prefetched.
   void prefetch(std::string_view key, int key_group, uint64_t key_version) {
     if (tables_.empty() || !key_groups_.contains(key_group)) return;
     const uint64_t hash = prefetch_builder_.build(key, std::string_view(kNoNamespace, 0)).hash;
+    auto recent = [key_version](const HeapTableBase* table) {
+      return key_version - table->last_access() <= kRecentKeys;
+    };
     for (const HeapTableBase* table : tables_) {
-      if (key_version - table->last_access() <= kRecentKeys) table->prefetch(key_group, hash);
+      if (recent(table)) table->prefetch(key_group, hash);
     }
-    if (node_tables_.empty()) return;
-    PendingPrefetch& earlier = pending_[pending_next_];
-    if (earlier.key_group >= 0) {
-      for (const HeapTableBase* table : node_tables_) {
-        if (key_version - table->last_access() <= kRecentKeys) table->prefetch_value(earlier.key_group, earlier.hash);
+    const PendingPrefetch& entry_step = pending_[(pending_count_ - kEntryLag) % kPendingSize];
+    if (entry_step.key_group >= 0) {
+      for (const HeapTableBase* table : tables_) {
+        if (recent(table)) table->prefetch_entry(entry_step.key_group, entry_step.hash);
       }
     }
-    earlier = {key_group, hash};
-    pending_next_ = (pending_next_ + 1) % kNodeLag;
+    if (!node_tables_.empty()) {
+      const PendingPrefetch& node_step = pending_[(pending_count_ - kNodeLag) % kPendingSize];
+      if (node_step.key_group >= 0) {
+        for (const HeapTableBase* table : node_tables_) {
+          if (recent(table)) table->prefetch_value(node_step.key_group, node_step.hash);
+        }
+      }
+    }
+    pending_[pending_count_ % kPendingSize] = {key_group, hash};
+    ++pending_count_;
   }
 
   // Epochs, for incremental snapshots: every write stamps its slot with epoch(); a
@@ -239,17 +256,22 @@ class HeapStateStore {
   KeyGroupRange key_groups_;
   std::vector<HeapTableBase*> tables_;
   static constexpr char kNoNamespace[16] = {};  // 16 readable bytes for the builder
-  // Prefetches of slots whose node is prefetched kNodeLag prefetches later (half the
-  // runtime's distance: the slot has arrived by then, and the node has time to).
-  static constexpr size_t kNodeLag = kPrefetchDistance / 2;
+  // The lags of prefetch()'s second and third steps, in prefetch calls (records): half and
+  // three quarters of the runtime's distance, so each step's line has had about as long
+  // to arrive as the next has before the record is processed.
+  static constexpr size_t kEntryLag = kPrefetchDistance / 2;
+  static constexpr size_t kNodeLag = kPrefetchDistance * 3 / 4;
+  static_assert(kEntryLag >= 1 && kNodeLag > kEntryLag);
+  static constexpr size_t kPendingSize = std::bit_ceil(kNodeLag + 1);
   static constexpr uint64_t kRecentKeys = 64;
   struct PendingPrefetch {
     int key_group = -1;
     uint64_t hash = 0;
   };
   std::vector<HeapTableBase*> node_tables_;
-  PendingPrefetch pending_[kNodeLag];
-  size_t pending_next_ = 0;
+  // The latest prefetches, by pending_count_ modulo kPendingSize.
+  PendingPrefetch pending_[kPendingSize];
+  uint64_t pending_count_ = kPendingSize;  // so that count - lag never wraps below 0
   LookupKeyBuilder lookup_builder_;
   const MapKey& lookup_ = lookup_builder_.key();
   uint64_t lookup_version_ = ~uint64_t{0};
@@ -417,12 +439,16 @@ class HeapTable final : public HeapTableBase {
     const Group* group = groups_[static_cast<size_t>(key_group - first_group_)].get();
     if (group != nullptr) group->map.prefetch(hash);
   }
+  void prefetch_entry(int key_group, uint64_t hash) const override {
+    const Group* group = groups_[static_cast<size_t>(key_group - first_group_)].get();
+    if (group != nullptr) group->map.prefetch_entry(hash);
+  }
   bool has_value_nodes() const override { return SlotValue<S>::kHasNode; }
   void prefetch_value(int key_group, uint64_t hash) const override {
     const Group* group = groups_[static_cast<size_t>(key_group - first_group_)].get();
     if (group == nullptr) return;
     if (const Slot* slot = group->map.find_by_hash(hash)) {
-      if (const void* node = slot->value.node_address()) __builtin_prefetch(node, 1);
+      if (const void* node = slot->value.node_address()) prefetch_line(node, true);
     }
   }
 
@@ -430,7 +456,7 @@ class HeapTable final : public HeapTableBase {
     size_t bytes = 0;
     for (const auto& group : groups_) {
       if (group == nullptr) continue;
-      bytes += group->map.bucket_count() * Map::bucket_bytes();
+      bytes += group->map.table_bytes();
       for (const auto& [key, slot] : group->map) {
         if (key.capacity() > 15) bytes += key.capacity();  // beyond the inline buffer
         if (slot.value.allocated()) bytes += slot.value.node_bytes();
@@ -439,7 +465,7 @@ class HeapTable final : public HeapTableBase {
       for (const auto& [key, epoch] : group->removed) bytes += sizeof(key) + sizeof(epoch) + owned_bytes(key);
     }
     std::lock_guard lock(pool_->mutex);
-    for (const auto& spare : pool_->spare) bytes += spare->map.bucket_count() * Map::bucket_bytes();
+    for (const auto& spare : pool_->spare) bytes += spare->map.table_bytes();
     return bytes;
   }
 
