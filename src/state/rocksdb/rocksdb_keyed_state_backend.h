@@ -51,7 +51,13 @@
 #include "eddy/keyed_state_backend.h"
 #include "eddy/state.h"
 
+namespace rocksdb {
+class WriteBatch;
+}
+
 namespace eddy::state {
+
+class EntryCache;
 
 class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal::ByteStateStore {
  public:
@@ -120,6 +126,17 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   void open_database(const std::vector<StateMetaInfo>& states);
   Column& column_at(int column) const;
   int find_or_create_column(const StateMetaInfo& meta);
+  // Whether a column of `meta` goes through the entry cache.
+  bool caches(const StateMetaInfo& meta) const;
+  // put/remove of a cached column: into the cache and the pending batch.
+  void write_cached(int column, std::string_view key, const std::string_view* value);
+  // Writes the pending batch to RocksDB (one db->Write) and marks the cache's entries clean.
+  // Called when the batch reaches its bound, and before anything but a cached read reads
+  // the database: scans of cached columns, snapshot(), snapshot_incremental() (the barrier:
+  // the checkpoint must hold every write before it), restore(), flush(), compact(),
+  // create_native_checkpoint(). Not needed for reads of uncached columns: only cached
+  // columns have pending writes.
+  void write_pending();
   [[noreturn]] void fail(const std::string& what, const std::string& status) const;
 
   std::string operator_name_;
@@ -131,6 +148,12 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   bool incremental_;
   // Shared with incremental snapshot tasks, which record what they uploaded.
   std::shared_ptr<Uploads> uploads_;
+  // Null when StateBackendOptions::rocksdb_entry_cache_bytes is 0: every access goes to
+  // RocksDB. Invariant: for every key of a cached column, either the cache holds its latest
+  // value (or absence), or the pending batch holds no write of it.
+  std::unique_ptr<EntryCache> cache_;
+  // Writes of cached columns not yet in RocksDB (see write_pending()).
+  std::unique_ptr<rocksdb::WriteBatch> pending_;
 };
 
 }  // namespace eddy::state
