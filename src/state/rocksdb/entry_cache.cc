@@ -141,6 +141,20 @@ EntryCache::Found EntryCache::find(int column, std::string_view key, std::string
   return Found::kValue;
 }
 
+void EntryCache::prefetch(int column, std::string_view key) const {
+  if (capacity_ == 0) return;
+  const uint32_t hash = hash_of(column, key);
+  const Slot* slot = &slots_[(static_cast<uint64_t>(hash) * capacity_) >> 32];
+  __builtin_prefetch(slot, 1);
+  __builtin_prefetch(reinterpret_cast<const char*>(slot) + sizeof(Slot) - 1, 1);
+}
+
+void EntryCache::set_complete(int column) {
+  if (column < 0 || column > kMaxColumns) return;
+  if (complete_.size() <= static_cast<size_t>(column)) complete_.resize(static_cast<size_t>(column) + 1);
+  complete_[static_cast<size_t>(column)] = true;
+}
+
 void EntryCache::fill(int column, std::string_view key, const std::string_view* value) {
   if (column > kMaxColumns || key.size() + (value ? value->size() : 0) > kMaxEntryBytes) return;
   Probe probe = locate(column, key);
@@ -162,7 +176,11 @@ EntryCache::WriteResult EntryCache::write(int column, std::string_view key, cons
   }
   Probe probe = locate(column, key);
   if (!probe.found) {
-    if (!make_room()) return capacity_ == 0 ? WriteResult::kNotCached : WriteResult::kFull;
+    if (!make_room()) {
+      if (capacity_ > 0) return WriteResult::kFull;
+      set_incomplete(column);
+      return WriteResult::kNotCached;
+    }
     probe = locate(column, key);
   }
   bool was_dirty = probe.found && slots_[probe.index].epoch == epoch_;
@@ -291,6 +309,8 @@ bool EntryCache::evict_one(bool out_of_line_only) {
       if (slot.flags & kReferenced) {
         slot.flags &= static_cast<uint8_t>(~kReferenced);
       } else {
+        // Forgetting an absence loses nothing of what the store holds.
+        if (!(slot.flags & kAbsent)) set_incomplete(slot.column);
         remove_at(hand_);  // the hand stays: the next entry may have moved back to it
         return true;
       }
@@ -330,11 +350,13 @@ void EntryCache::remove_at(size_t index) {
 }
 
 void EntryCache::erase(int column, std::string_view key) {
+  set_incomplete(column);
   Probe probe = locate(column, key);
   if (probe.found) remove_at(probe.index);
 }
 
 void EntryCache::erase_column(int column) {
+  set_incomplete(column);
   for (size_t i = 0; i < capacity_;) {
     const Slot& slot = slots_[i];
     if ((slot.flags & kUsed) && slot.column == column) {
@@ -346,6 +368,7 @@ void EntryCache::erase_column(int column) {
 }
 
 void EntryCache::clear() {
+  complete_.clear();
   for (size_t i = 0; i < capacity_; ++i) release_value(slots_[i]);
   std::free(slots_);
   slots_ = nullptr;

@@ -16,6 +16,10 @@
 //   entry it had is gone), so the owner must write it to the store before the next read.
 // - fill() records what the store returned for a miss; it never evicts dirty entries and
 //   may decline to cache.
+// - A column marked complete (set_complete: the store holds nothing of it yet) stays so
+//   while the cache holds every entry the store has of it: a miss then means "absent",
+//   and the owner need not read the store. Evicting one of its entries (but an absence),
+//   erase() and a write that is not cached end that, for good (until clear()).
 //
 // Memory: a table of 48-byte slots, each holding a key and value of up to 35 bytes inline;
 // longer ones live in one allocation beside it. The table grows (doubling) while the
@@ -33,6 +37,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace eddy::state {
 
@@ -65,6 +70,13 @@ class EntryCache {
   // What the cache knows of (column, key): the value (copied into `value`), its absence,
   // or nothing.
   Found find(int column, std::string_view key, std::string& value);
+  // Starts loading the slot where (column, key) would be into the CPU cache.
+  void prefetch(int column, std::string_view key) const;
+  // See the contract above.
+  void set_complete(int column);
+  bool complete(int column) const {
+    return static_cast<size_t>(column) < complete_.size() && complete_[static_cast<size_t>(column)];
+  }
   // Records what the store holds for (column, key): `value`, or absence when null. The
   // entry is clean. Evicts clean entries for room if needed; caches nothing when it cannot.
   void fill(int column, std::string_view key, const std::string_view* value);
@@ -112,6 +124,9 @@ class EntryCache {
   void remove_at(size_t index);
   void release_value(Slot& slot);
   void account(std::ptrdiff_t delta);
+  void set_incomplete(int column) {
+    if (static_cast<size_t>(column) < complete_.size()) complete_[static_cast<size_t>(column)] = false;
+  }
 
   std::shared_ptr<EntryCacheBudget> budget_;
   Slot* slots_ = nullptr;  // capacity_ slots, owned (allocate_table/free_table)
@@ -124,6 +139,7 @@ class EntryCache {
   size_t hand_ = 0;  // the clock hand: the next slot eviction looks at
   // A slot whose epoch equals this one holds a write not yet in the store.
   uint32_t epoch_ = 1;
+  std::vector<bool> complete_;  // by column
 };
 
 }  // namespace eddy::state

@@ -37,6 +37,7 @@
 #include "eddy/error.h"
 #include "eddy/internal/state_encoding.h"
 #include "state/rocksdb/entry_cache.h"
+#include "state/rocksdb/point_memtable.h"
 
 namespace eddy::state {
 
@@ -82,6 +83,12 @@ std::shared_ptr<SharedMemory> shared_memory(const StateBackendOptions& options) 
 // workload: docs/design/rocksdb_entry_cache.md.)
 constexpr uint32_t kPendingWriteEntries = 1024;
 constexpr size_t kPendingWriteBytes = 256 << 10;
+
+// Cached columns are prefetched for a record only when accessed within this many keys
+// (key_version() steps): a state used for some records only (bench-checkpoint's payload,
+// written for new keys) would cost a wasted memory access per record. (The heap backend's
+// rule.)
+constexpr uint64_t kPrefetchRecentKeys = 64;
 
 // Value, reducing and aggregating states read and write whole entries by key (get, put,
 // remove): the entry cache holds them. Lists append (RocksDB merges) and maps scan
@@ -387,6 +394,9 @@ struct RocksDbKeyedStateBackend::Column {
   // Point accessed and the backend has an entry cache: reads go through it, writes through
   // it into the pending batch.
   bool cached = false;
+  // The backend's key_version() at the latest access (cached columns): prefetches skip
+  // columns not accessed within the last kPrefetchRecentKeys keys.
+  uint64_t last_access = 0;
 
   // The TTL in ms when expired entries of this column may be dropped, else 0.
   int64_t droppable_ttl_ms(bool cleanup_enabled) const {
@@ -427,7 +437,7 @@ struct RocksDbKeyedStateBackend::Database {
   }
 
   rocksdb::Options db_options() const {
-    rocksdb::Options options(rocksdb::DBOptions(), column_options(nullptr));
+    rocksdb::Options options(rocksdb::DBOptions(), column_options(nullptr, false));
     options.create_if_missing = true;
     options.write_buffer_manager = memory->write_buffers;
     options.avoid_flush_during_shutdown = true;
@@ -555,8 +565,9 @@ struct RocksDbKeyedStateBackend::Database {
     return db->Flush(options, handles);
   }
 
-  rocksdb::ColumnFamilyOptions column_options(
-      std::shared_ptr<TtlCompactionFilterFactory> filter) const {
+  // `cached`: a column the entry cache serves, which gets a point memtable.
+  rocksdb::ColumnFamilyOptions column_options(std::shared_ptr<TtlCompactionFilterFactory> filter,
+                                              bool cached) const {
     rocksdb::ColumnFamilyOptions options;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = memory->block_cache;
@@ -580,8 +591,13 @@ struct RocksDbKeyedStateBackend::Database {
     options.merge_operator = merge_operator;
     if (filter != nullptr) {  // a state's column, not the unused default one
       options.prefix_extractor = std::make_shared<StateKeyPrefix>();
-      options.memtable_factory.reset(
-          rocksdb::NewHashLinkListRepFactory(memtable_buckets(memory->write_buffers->buffer_size())));
+      const size_t buckets = memtable_buckets(memory->write_buffers->buffer_size());
+      if (cached) {
+        // Read only on cache misses, written at every update: see point_memtable.h.
+        options.memtable_factory = new_point_memtable_factory(buckets);
+      } else {
+        options.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(buckets));
+      }
     }
     options.compaction_filter_factory = std::move(filter);
     options.max_write_buffer_number = kMaxMemtablesPerColumn;
@@ -805,7 +821,7 @@ void RocksDbKeyedStateBackend::open_database(const std::vector<StateMetaInfo>& s
     return;
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors{
-      {rocksdb::kDefaultColumnFamilyName, db_->column_options(nullptr)}};
+      {rocksdb::kDefaultColumnFamilyName, db_->column_options(nullptr, false)}};
   std::vector<std::unique_ptr<Column>> columns;
   std::set<std::string> expected{rocksdb::kDefaultColumnFamilyName};
   for (const StateMetaInfo& meta : states) {
@@ -813,7 +829,8 @@ void RocksDbKeyedStateBackend::open_database(const std::vector<StateMetaInfo>& s
     column->meta = meta;
     column->ttl_filter = std::make_shared<TtlCompactionFilterFactory>(this);
     column->cached = caches(meta);
-    descriptors.emplace_back(column_family_name(meta.name), db_->column_options(column->ttl_filter));
+    descriptors.emplace_back(column_family_name(meta.name),
+                             db_->column_options(column->ttl_filter, column->cached));
     if (!expected.insert(column_family_name(meta.name)).second) {
       fail("cannot open the database in '" + dir + "'", "state '" + meta.name + "' is listed twice");
     }
@@ -887,12 +904,17 @@ int RocksDbKeyedStateBackend::find_or_create_column(const StateMetaInfo& meta) {
   column->ttl_filter = std::make_shared<TtlCompactionFilterFactory>(this);
   column->cached = caches(meta);
   rocksdb::Status status = db_->db->CreateColumnFamily(
-      db_->column_options(column->ttl_filter), column_family_name(meta.name), &column->handle);
+      db_->column_options(column->ttl_filter, column->cached), column_family_name(meta.name),
+      &column->handle);
   if (!status.ok())
     fail("cannot create the column of state '" + meta.name + "'", status.ToString());
   int id = static_cast<int>(db_->columns.size());
+  const bool cached = column->cached;
   db_->columns.push_back(std::move(column));
   columns_by_name_.emplace(meta.name, id);
+  // A new column family is empty: until the cache forgets one of its entries, a key the
+  // cache does not hold is absent.
+  if (cached) cache_->set_complete(id);
   return id;
 }
 
@@ -909,10 +931,14 @@ int RocksDbKeyedStateBackend::register_column(const StateMetaInfo& meta,
 bool RocksDbKeyedStateBackend::get(int column, std::string_view key, std::string& value) {
   Column& c = column_at(column);
   if (c.cached) {
+    c.last_access = key_version();
     switch (cache_->find(column, key, value)) {
       case EntryCache::Found::kValue: return true;
       case EntryCache::Found::kAbsent: return false;
-      case EntryCache::Found::kMiss: break;
+      case EntryCache::Found::kMiss:
+        // A column created empty whose entries the cache all still holds.
+        if (cache_->complete(column)) return false;
+        break;
     }
   }
   // A miss needs no look at the pending batch: a key with a pending write is in the cache.
@@ -953,6 +979,7 @@ void RocksDbKeyedStateBackend::remove(int column, std::string_view key) {
 void RocksDbKeyedStateBackend::write_cached(int column, std::string_view key,
                                             const std::string_view* value) {
   Column& c = column_at(column);
+  c.last_access = key_version();
   EntryCache::WriteResult result = cache_->write(column, key, value);
   if (result == EntryCache::WriteResult::kFull) {  // every entry it could evict is pending
     write_pending();
@@ -973,7 +1000,6 @@ void RocksDbKeyedStateBackend::write_cached(int column, std::string_view key,
 
 void RocksDbKeyedStateBackend::write_pending() {
   if (pending_->Count() == 0) return;  // always so without a cache
-
   rocksdb::Status status = db_->db->Write(db_->write_options, pending_.get());
   pending_->Clear();
   if (!status.ok()) {
@@ -982,6 +1008,20 @@ void RocksDbKeyedStateBackend::write_pending() {
     fail("write of the pending state entries failed", status.ToString());
   }
   cache_->mark_clean();
+}
+
+bool RocksDbKeyedStateBackend::prefetches() const { return cache_ != nullptr; }
+
+void RocksDbKeyedStateBackend::prefetch_serialized(std::string_view key, int key_group) {
+  // What a state's compose_key() builds for this key without a namespace (windows, which
+  // set one, do not prefetch).
+  prefetch_key_.clear();
+  internal::state_encoding::compose_key(prefetch_key_, key_group, key, std::string_view());
+  const uint64_t now = key_version();
+  for (size_t i = 0; i < db_->columns.size(); ++i) {
+    const Column& c = *db_->columns[i];
+    if (c.cached && now - c.last_access <= kPrefetchRecentKeys) cache_->prefetch(static_cast<int>(i), prefetch_key_);
+  }
 }
 
 bool RocksDbKeyedStateBackend::caches(const StateMetaInfo& meta) const {
@@ -1059,9 +1099,15 @@ std::unique_ptr<SnapshotTask> RocksDbKeyedStateBackend::snapshot() {
 
 void RocksDbKeyedStateBackend::restore(const std::vector<const KeyedStateSnapshot*>& snapshots) {
   constexpr size_t kBatchBytes = 4 << 20;
-  // Restored entries are written to RocksDB directly: the cache starts empty (after any
-  // writes before the restore, in their order).
+  // Restored entries are written to RocksDB directly, after any pending writes; the cache
+  // then starts empty, holding none of them (and no column complete), however this ends.
   write_pending();
+  struct ClearCache {
+    EntryCache* cache;
+    ~ClearCache() {
+      if (cache != nullptr) cache->clear();
+    }
+  } clear_cache{cache_.get()};
   if (cache_ != nullptr) cache_->clear();
   const KeyGroupRange& range = key_groups();
   for (const KeyedStateSnapshot* snapshot : snapshots) {

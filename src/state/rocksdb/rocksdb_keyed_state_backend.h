@@ -84,6 +84,8 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   // Memtables + table readers of this database + usage of the (shared) block cache.
   size_t memory_bytes() const override;
   internal::ByteStateStore* byte_store() override { return this; }
+  // With an entry cache: prefetch() loads the cache slots of the record's entries.
+  bool prefetches() const override;
 
   // internal::ByteStateStore. Failures of RocksDB throw eddy::Error naming the operator,
   // the subtask and the state.
@@ -114,6 +116,9 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   void set_background_work_paused(bool paused);
   // The directory of this backend's database.
   const std::filesystem::path& data_dir() const;
+
+ protected:
+  void prefetch_serialized(std::string_view key, int key_group) override;
 
  private:
   struct Database;
@@ -154,6 +159,7 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   std::unique_ptr<EntryCache> cache_;
   // Writes of cached columns not yet in RocksDB (see write_pending()).
   std::unique_ptr<rocksdb::WriteBatch> pending_;
+  std::string prefetch_key_;  // prefetch_serialized()'s entry key
 };
 
 }  // namespace eddy::state
