@@ -397,6 +397,8 @@ struct RocksDbKeyedStateBackend::Column {
   // The backend's key_version() at the latest access (cached columns): prefetches skip
   // columns not accessed within the last kPrefetchRecentKeys keys.
   uint64_t last_access = 0;
+  // The TTL in ms by which the compaction filter drops entries, else 0 (as ttl_filter).
+  int64_t compaction_ttl_ms = 0;
 
   // The TTL in ms when expired entries of this column may be dropped, else 0.
   int64_t droppable_ttl_ms(bool cleanup_enabled) const {
@@ -924,7 +926,8 @@ int RocksDbKeyedStateBackend::register_column(const StateMetaInfo& meta,
   Column& column = column_at(id);
   column.meta = meta;
   column.ttl = ttl;
-  column.ttl_filter->set_ttl(column.droppable_ttl_ms(ttl && ttl->cleanup_in_rocksdb_compaction));
+  column.compaction_ttl_ms = column.droppable_ttl_ms(ttl && ttl->cleanup_in_rocksdb_compaction);
+  column.ttl_filter->set_ttl(column.compaction_ttl_ms);
   return id;
 }
 
@@ -933,7 +936,12 @@ bool RocksDbKeyedStateBackend::get(int column, std::string_view key, std::string
   if (c.cached) {
     c.last_access = key_version();
     switch (cache_->find(column, key, value)) {
-      case EntryCache::Found::kValue: return true;
+      case EntryCache::Found::kValue:
+        if (!compaction_may_drop(c, value)) return true;
+        // RocksDB returns an expired value until a compaction drops it: ask it. Its copy
+        // may be pending still.
+        write_pending();
+        break;
       case EntryCache::Found::kAbsent: return false;
       case EntryCache::Found::kMiss:
         // A column created empty whose entries the cache all still holds.
@@ -1008,6 +1016,11 @@ void RocksDbKeyedStateBackend::write_pending() {
     fail("write of the pending state entries failed", status.ToString());
   }
   cache_->mark_clean();
+}
+
+bool RocksDbKeyedStateBackend::compaction_may_drop(const Column& c, std::string_view value) const {
+  return c.compaction_ttl_ms > 0 && value.size() >= internal::kTtlPrefixBytes &&
+         now() - internal::state_encoding::read_timestamp(value) >= c.compaction_ttl_ms;
 }
 
 bool RocksDbKeyedStateBackend::prefetches() const { return cache_ != nullptr; }

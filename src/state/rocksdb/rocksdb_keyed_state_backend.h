@@ -133,6 +133,9 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   int find_or_create_column(const StateMetaInfo& meta);
   // Whether a column of `meta` goes through the entry cache.
   bool caches(const StateMetaInfo& meta) const;
+  // Whether `value` (of column `c`) has expired by the TTL of c's compaction filter, so
+  // that RocksDB may have dropped it: a cached copy is then not what RocksDB returns.
+  bool compaction_may_drop(const Column& c, std::string_view value) const;
   // put/remove of a cached column: into the cache and the pending batch.
   void write_cached(int column, std::string_view key, const std::string_view* value);
   // Writes the pending batch to RocksDB (one db->Write) and marks the cache's entries clean.
