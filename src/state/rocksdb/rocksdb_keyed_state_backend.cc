@@ -801,7 +801,8 @@ RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(const StateBackendOptions& op
       db_(std::make_shared<Database>()),
       incremental_(options.incremental_checkpoints),
       uploads_(std::make_shared<Uploads>()),
-      pending_(std::make_unique<rocksdb::WriteBatch>()) {
+      pending_(std::make_unique<rocksdb::WriteBatch>()),
+      pending_write_bound_(kPendingWriteEntries) {
   db_->dir = create_data_dir(options.rocksdb_dir, operator_name, subtask_index);
   db_->memory = shared_memory(options);
   if (db_->memory->entry_cache != nullptr) cache_ = std::make_unique<EntryCache>(db_->memory->entry_cache);
@@ -1000,11 +1001,18 @@ void RocksDbKeyedStateBackend::write_cached(int column, std::string_view key,
   }
   // Not cached (too large): the cache holds nothing for the key, so its write must reach
   // RocksDB before the next read; it does now, after the older pending writes.
-  if (result != EntryCache::WriteResult::kCached || pending_->Count() >= kPendingWriteEntries ||
+  if (result != EntryCache::WriteResult::kCached || pending_->Count() >= pending_write_bound_ ||
       pending_->GetDataSize() >= kPendingWriteBytes) {
     write_pending();
   }
 }
+
+void RocksDbKeyedStateBackend::set_pending_write_bound(uint32_t entries) {
+  pending_write_bound_ = std::max<uint32_t>(entries, 1);
+  if (pending_->Count() >= pending_write_bound_) write_pending();
+}
+
+uint32_t RocksDbKeyedStateBackend::pending_writes() const { return pending_->Count(); }
 
 void RocksDbKeyedStateBackend::write_pending() {
   if (pending_->Count() == 0) return;  // always so without a cache

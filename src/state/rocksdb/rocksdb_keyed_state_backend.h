@@ -36,6 +36,7 @@
 // (both keep the database open).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -116,6 +117,10 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   void set_background_work_paused(bool paused);
   // The directory of this backend's database.
   const std::filesystem::path& data_dir() const;
+  // For tests: the number of entries at which the pending batch is written (at least 1),
+  // and the writes it holds now.
+  void set_pending_write_bound(uint32_t entries);
+  uint32_t pending_writes() const;
 
  protected:
   void prefetch_serialized(std::string_view key, int key_group) override;
@@ -163,6 +168,7 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   // Writes of cached columns not yet in RocksDB (see write_pending()).
   std::unique_ptr<rocksdb::WriteBatch> pending_;
   std::string prefetch_key_;  // prefetch_serialized()'s entry key
+  uint32_t pending_write_bound_;  // kPendingWriteEntries but in tests
 };
 
 }  // namespace eddy::state
