@@ -104,9 +104,10 @@ class EntryCache {
   struct Slot;
   struct Probe;
 
-  // The bytes a table of `slots` slots allocates, and the allocation (zeroed; std::free).
+  // The bytes a table of `slots` slots allocates, the allocation (zeroed) and its release.
   static size_t table_bytes_for(size_t slots);
   static Slot* allocate_table(size_t slots);
+  static void free_table(Slot* table, size_t slots);
   Probe locate(int column, std::string_view key) const;
   // Stores (key, value) into the free slot `index`, or over the entry there.
   void assign(size_t index, const Probe& probe, int column, std::string_view key,

@@ -82,7 +82,12 @@ class SortedIterator final : public rocksdb::MemTableRep::Iterator {
 
   bool Valid() const override { return position_ < entries_->size(); }
   const char* key() const override { return (*entries_)[position_]; }
-  void Next() override { ++position_; }
+  // A flush reads the entries in order, each at a random place of the memtable: the one a
+  // few steps ahead is loaded meanwhile.
+  void Next() override {
+    ++position_;
+    if (position_ + kReadAhead < entries_->size()) __builtin_prefetch((*entries_)[position_ + kReadAhead]);
+  }
   void Prev() override { position_ = position_ == 0 ? entries_->size() : position_ - 1; }
   void Seek(const rocksdb::Slice& internal_key, const char* /*memtable_key*/) override {
     auto it = std::lower_bound(entries_->begin(), entries_->end(), internal_key,
@@ -98,10 +103,15 @@ class SortedIterator final : public rocksdb::MemTableRep::Iterator {
                                });
     position_ = it == entries_->begin() ? entries_->size() : static_cast<size_t>(it - entries_->begin()) - 1;
   }
-  void SeekToFirst() override { position_ = 0; }
+  void SeekToFirst() override {
+    position_ = 0;
+    for (size_t i = 0; i < kReadAhead && i < entries_->size(); ++i) __builtin_prefetch((*entries_)[i]);
+  }
   void SeekToLast() override { position_ = entries_->empty() ? 0 : entries_->size() - 1; }
 
  private:
+  static constexpr size_t kReadAhead = 8;
+
   std::shared_ptr<const Sorted> entries_;
   const rocksdb::MemTableRep::KeyComparator& compare_;
   size_t position_;
