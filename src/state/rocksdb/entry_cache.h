@@ -24,8 +24,9 @@
 // Memory: a table of 48-byte slots, each holding a key and value of up to 35 bytes inline;
 // longer ones live in one allocation beside it. The table grows (doubling) while the
 // budget, shared by every cache of the process configured with the same size, has room;
-// then entries are evicted by a clock hand (clean entries not used since the hand last
-// passed). Bytes are counted in the shared budget as they are allocated and released.
+// then entries are evicted in the manner of CLOCK: a sweep from a random slot evicts the
+// first clean entry not used since a sweep last passed it (clearing the marks of those it
+// passes). Bytes are counted in the shared budget as they are allocated and released.
 //
 // Threading: one thread uses a cache (its backend's subtask thread); only the budget's byte
 // count is shared, and it is atomic.
@@ -99,6 +100,9 @@ class EntryCache {
   // The bytes this cache takes: table and out-of-line entries.
   size_t memory_bytes() const { return table_bytes_ + out_of_line_bytes_; }
   size_t capacity() const { return capacity_; }
+  // The mean distance of the entries from their home slots (a hit looks at one more); for
+  // tests.
+  double mean_displacement() const;
 
  private:
   struct Slot;
@@ -117,7 +121,7 @@ class EntryCache {
   bool make_room();
   bool grow();
   void rehash(size_t new_capacity);
-  // Evicts one clean entry, chosen by the clock hand; `out_of_line_only` for bytes. False
+  // Evicts one clean entry (see above); `out_of_line_only` for bytes. False
   // when there is none.
   bool evict_one(bool out_of_line_only);
   // Evicts clean out-of-line entries while the shared budget is over its limit.
@@ -137,7 +141,8 @@ class EntryCache {
   size_t out_of_line_ = 0;  // entries held out of line
   size_t table_bytes_ = 0;
   size_t out_of_line_bytes_ = 0;
-  size_t hand_ = 0;  // the clock hand: the next slot eviction looks at
+  size_t hand_ = 0;  // the next slot eviction looks at
+  uint64_t random_ = 0x9e3779b97f4a7c15ULL;  // xorshift state: where sweeps start
   // A slot whose epoch equals this one holds a write not yet in the store.
   uint32_t epoch_ = 1;
   std::vector<bool> complete_;  // by column
