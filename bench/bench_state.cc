@@ -8,8 +8,8 @@
 // No job runs: the benchmark creates backends with eddy::create_keyed_state_backend and
 // drives the states directly, as the runtime and a keyed operator do for each record: in
 // batches of 1024 records (the default batch of 16-byte records), prefetching the key of the
-// record eddy::kPrefetchDistance ahead when the backend prefetches (heap; see
-// Input::prefetch), then for each record set_current_key with the key's group and the
+// record eddy::kPrefetchDistance ahead when the backend prefetches (heap, and RocksDB with
+// its entry cache; see Input::prefetch), then for each record set_current_key with the key's group and the
 // state access. Every workload is timed on its own, on a fresh backend; one operation is:
 //
 //   value  ValueState<int64_t> read-modify-write: v = state.value_or(0); state.update(v + 1).
@@ -356,7 +356,7 @@ Phase run_baseline(Workload workload, const std::vector<KeySpace>& spaces) {
 
 // Feeds operations [0, s.ops) to `op` (given the operation's index, after set_current_key of
 // its key) the way the runtime feeds records to a keyed operator: in batches of
-// kBatchOps, and, when the backend prefetches (heap), prefetching the key of the operation
+// kBatchOps, and, when the backend prefetches, prefetching the key of the operation
 // eddy::kPrefetchDistance ahead within the batch, as BatchConsumer does.
 template <class Op>
 void drive(const KeySpace& s, eddy::KeyedStateBackend& backend, Op&& op) {

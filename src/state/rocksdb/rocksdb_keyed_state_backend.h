@@ -4,8 +4,21 @@
 // column in key order already is the canonical snapshot form (KeyedStateSnapshot), and
 // the typed states on top are those of internal/byte_state.h.
 //
-// - Memory: the block cache and the write buffer manager are shared by every RocksDB
-//   backend of the process with the same configured sizes (StateBackendOptions).
+// - Memory: the block cache, the write buffer manager and the entry cache's budget are
+//   shared by every RocksDB backend of the process with the same configured sizes
+//   (StateBackendOptions).
+// - Entry cache (StateBackendOptions::rocksdb_entry_cache_bytes; 0 turns it off): value,
+//   reducing and aggregating states, which read and write whole entries by key, go
+//   through an EntryCache (entry_cache.h) of recent entries (value or absence). Their
+//   writes update the cache and wait in one pending write batch, written to RocksDB at
+//   1024 entries or 256 KiB and before anything but a cached read reads the database:
+//   snapshot(), snapshot_incremental() (so a checkpoint holds every write before its
+//   barrier), scans of those columns, restore(), flush(), compact(). An entry whose write
+//   is pending is never evicted: a key the cache does not hold has no pending write, and
+//   a miss reads RocksDB alone. A column created empty here needs not even that while the
+//   cache holds all its entries. Their memtables are point memtables (point_memtable.h).
+//   Lists (merges) and maps (prefix scans) go to RocksDB directly.
+//   docs/design/rocksdb_entry_cache.md.
 // - Durability comes from checkpoints, as in Flink: nothing is synced to disk, and without
 //   incremental checkpoints writes skip RocksDB's write-ahead log.
 // - ListState::add is a RocksDB merge whose operator concatenates. Lists are stored in the
@@ -14,7 +27,8 @@
 // - TTL: for value, map, reducing and aggregating states with
 //   StateTtlConfig::cleanup_in_rocksdb_compaction, a compaction filter drops entries whose
 //   timestamp expired (by this backend's clock); cleanup_in_full_snapshot keeps them out
-//   of snapshots.
+//   of snapshots. A cached value that the filter may have dropped (expired by its TTL) is
+//   read from RocksDB again, so reads return what RocksDB holds.
 //
 // - Incremental checkpoints (StateBackendOptions::incremental_checkpoints): the synchronous
 //   part disables file deletions and lists the database's files (what a RocksDB checkpoint
@@ -82,7 +96,8 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   static KeyedStateSnapshot read_incremental(const IncrementalKeyedSnapshot& snapshot,
                                              const StateBackendOptions& options,
                                              const SharedFileFetcher& fetch);
-  // Memtables + table readers of this database + usage of the (shared) block cache.
+  // Memtables + table readers of this database + usage of the (shared) block cache + this
+  // backend's entry cache and pending batch (counted, not written out).
   size_t memory_bytes() const override;
   internal::ByteStateStore* byte_store() override { return this; }
   // With an entry cache: prefetch() loads the cache slots of the record's entries.
