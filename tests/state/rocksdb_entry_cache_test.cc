@@ -15,6 +15,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -581,6 +582,25 @@ TEST_F(RocksDbEntryCacheBarrierTest, ARestoreReplacesWhatTheCacheHeld) {
     set_key(*backend, k);
     const int64_t expected = k < 300 ? k : 3 * k;
     ASSERT_EQ(value.value(), expected) << k;
+  }
+}
+
+// A full snapshot reads the active point memtable on its own thread while the task thread
+// goes on writing into it (RocksDB's contract for memtables: one writer, concurrent readers).
+TEST_F(RocksDbEntryCacheTest, ASnapshotTaskReadsThePointMemtableWhileWritesGoOn) {
+  auto backend = make_backend(64 << 20, 64);
+  write_values(*backend, 0, 20'000, 1);
+  std::unique_ptr<SnapshotTask> task = backend->snapshot();
+  KeyedStateSnapshot snapshot;
+  std::thread reader([&] { snapshot = task->run(); });
+  for (int64_t round = 2; round < 12; ++round) write_values(*backend, 0, 20'000, round);
+  reader.join();
+  auto restored = make_backend(64 << 20, 1024);
+  restored->restore({&snapshot});
+  auto& value = restored->get_state(value_descriptor());
+  for (int64_t k = 0; k < 20'000; ++k) {
+    set_key(*restored, k);
+    ASSERT_EQ(value.value(), k) << k;
   }
 }
 

@@ -12,6 +12,8 @@
 //   insertion is O(1), a point read walks one chain;
 // - the entries in insertion order, in chunks: an iterator (a flush) sorts them once, by
 //   the first 8 bytes of the user key, then by RocksDB's comparator.
+// Every iterator sorts the memtable, prefix iterators too: fine for flushes and full
+// snapshots, too slow for frequent scans (which these columns' states never make).
 // The byte order of the first 8 bytes is the column's order only for RocksDB's default
 // bytewise comparator, which every column of the backend uses.
 //
