@@ -3,13 +3,13 @@
 //
 //   bench-state [--events N] [--parallelism P] [--repeat R] [--json]
 //               [--backend heap|rocksdb|all] [--workload value|list|map|all]
-//               [--keys K] [--map-keys M] [--rocksdb-dir DIR]
+//               [--keys K] [--map-keys M] [--rocksdb-dir DIR] [--rocksdb-entry-cache-mb MB]
 //
 // No job runs: the benchmark creates backends with eddy::create_keyed_state_backend and
 // drives the states directly, as the runtime and a keyed operator do for each record: in
 // batches of 1024 records (the default batch of 16-byte records), prefetching the key of the
-// record eddy::kPrefetchDistance ahead when the backend prefetches (heap; see
-// Input::prefetch), then for each record set_current_key with the key's group and the
+// record eddy::kPrefetchDistance ahead when the backend prefetches (heap, and RocksDB with
+// its entry cache; see Input::prefetch), then for each record set_current_key with the key's group and the
 // state access. Every workload is timed on its own, on a fresh backend; one operation is:
 //
 //   value  ValueState<int64_t> read-modify-write: v = state.value_or(0); state.update(v + 1).
@@ -58,6 +58,9 @@
 //          sum of the values the gets returned equal the hash-map loop's.
 // A mismatch fails the benchmark (exit status 1). RocksDB data directories (under
 // --rocksdb-dir, default the system temp directory) must be gone once the backends are.
+//
+// RocksDB options: the defaults of StateBackendOptions, except --rocksdb-entry-cache-mb
+// (default 64; 0 turns the entry cache off, so that every access goes to RocksDB).
 //
 // Reported per (backend, workload): ops, seconds, ops/s, baseline ops/s and ratio
 // (engine / baseline, heap only), backend->memory_bytes() (summed over the P backends,
@@ -353,7 +356,7 @@ Phase run_baseline(Workload workload, const std::vector<KeySpace>& spaces) {
 
 // Feeds operations [0, s.ops) to `op` (given the operation's index, after set_current_key of
 // its key) the way the runtime feeds records to a keyed operator: in batches of
-// kBatchOps, and, when the backend prefetches (heap), prefetching the key of the operation
+// kBatchOps, and, when the backend prefetches, prefetching the key of the operation
 // eddy::kPrefetchDistance ahead within the batch, as BatchConsumer does.
 template <class Op>
 void drive(const KeySpace& s, eddy::KeyedStateBackend& backend, Op&& op) {
@@ -647,7 +650,7 @@ int run_benchmark(int argc, char** argv) {
   auto options = eddy::bench::parse_options(
       argc, argv, kName, kHeapDefaultEvents,
       "[--backend heap|rocksdb|all] [--workload value|list|map|all] [--keys K] [--map-keys M] "
-      "[--rocksdb-dir DIR]");
+      "[--rocksdb-dir DIR] [--rocksdb-entry-cache-mb MB]");
   std::string backend_arg;
   std::string workload_arg;
   int64_t keys = 1'000'000;
@@ -659,6 +662,10 @@ int run_benchmark(int argc, char** argv) {
     keys = options.args.get_int("keys", keys);
     map_keys = options.args.get_int("map-keys", map_keys);
     backend_options.rocksdb_dir = options.args.get("rocksdb-dir", "");
+    const int64_t entry_cache_mb = options.args.get_int(
+        "rocksdb-entry-cache-mb", static_cast<int64_t>(backend_options.rocksdb_entry_cache_bytes >> 20));
+    if (entry_cache_mb < 0) eddy::bench::fail(kName, "--rocksdb-entry-cache-mb must not be negative");
+    backend_options.rocksdb_entry_cache_bytes = static_cast<size_t>(entry_cache_mb) << 20;
   } catch (const eddy::Error& e) {
     eddy::bench::fail(kName, e.what());
   }
@@ -729,6 +736,7 @@ int run_benchmark(int argc, char** argv) {
     j["map_keys"] = map_keys;
     j["heap_events"] = heap_events;
     j["rocksdb_events"] = rocksdb_events;
+    j["rocksdb_entry_cache_bytes"] = backend_options.rocksdb_entry_cache_bytes;
     j["verified"] = true;
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const Result& r : results) {

@@ -115,6 +115,10 @@ StreamEnvironment StreamEnvironment::from_args(int argc, const char* const* argv
   config.state_backend.rocksdb_write_buffer_bytes = static_cast<size_t>(
       args.get_int("rocksdb-write-buffer-mb", static_cast<int64_t>(config.state_backend.rocksdb_write_buffer_bytes >> 20)))
       << 20;
+  int64_t entry_cache_mb = args.get_int("rocksdb-entry-cache-mb",
+                                        static_cast<int64_t>(config.state_backend.rocksdb_entry_cache_bytes >> 20));
+  if (entry_cache_mb < 0) throw InvalidJobError("option --rocksdb-entry-cache-mb must not be negative");
+  config.state_backend.rocksdb_entry_cache_bytes = static_cast<size_t>(entry_cache_mb) << 20;
   config.state_backend.incremental_checkpoints =
       args.get_bool("incremental-checkpoints", config.state_backend.incremental_checkpoints);
   parse_fault_tolerance(args, config);

@@ -82,6 +82,10 @@ class KeyedStateTest : public ::testing::TestWithParam<std::string> {
                                                   KeyGroupRange key_groups = {0, 127}) {
     StateBackendOptions options;
     options.kind = kind;
+    if (kind == "rocksdb_uncached") {  // every access straight to RocksDB
+      options.kind = "rocksdb";
+      options.rocksdb_entry_cache_bytes = 0;
+    }
     options.rocksdb_dir = dir_.path();
     return create_keyed_state_backend(options, key_groups, kMaxParallelism, clock_, "op", 0);
   }
@@ -724,7 +728,7 @@ TEST_P(KeyedStateTest, AccessWithoutACurrentKeyThrows) {
   EXPECT_THROW(value.value(), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, KeyedStateTest, ::testing::Values("heap", "rocksdb"),
+INSTANTIATE_TEST_SUITE_P(Backends, KeyedStateTest, ::testing::Values("heap", "rocksdb", "rocksdb_uncached"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });

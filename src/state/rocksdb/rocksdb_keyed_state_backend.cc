@@ -9,9 +9,11 @@
 #include <deque>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <set>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include <rocksdb/cache.h>
@@ -34,6 +36,8 @@
 
 #include "eddy/error.h"
 #include "eddy/internal/state_encoding.h"
+#include "state/rocksdb/entry_cache.h"
+#include "state/rocksdb/point_memtable.h"
 
 namespace eddy::state {
 
@@ -42,25 +46,55 @@ namespace {
 rocksdb::Slice to_slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 std::string_view to_view(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
-// The block cache and write buffer manager that bound the memory of all RocksDB backends of
-// the process configured with the same sizes; freed when the last such backend goes.
+// The block cache, write buffer manager and entry cache budget that bound the memory of all
+// RocksDB backends of the process configured with the same sizes; freed when the last such
+// backend goes.
 struct SharedMemory {
   std::shared_ptr<rocksdb::Cache> block_cache;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
+  std::shared_ptr<EntryCacheBudget> entry_cache;  // null: no entry caches
 };
 
-std::shared_ptr<SharedMemory> shared_memory(size_t block_cache_bytes, size_t write_buffer_bytes) {
+std::shared_ptr<SharedMemory> shared_memory(const StateBackendOptions& options) {
   // Never destroyed, so that a backend destroyed during static destruction still finds them.
   static auto* mutex = new std::mutex;
-  static auto* registry = new std::map<std::pair<size_t, size_t>, std::weak_ptr<SharedMemory>>;
+  static auto* registry = new std::map<std::tuple<size_t, size_t, size_t>, std::weak_ptr<SharedMemory>>;
   std::lock_guard lock(*mutex);
-  std::weak_ptr<SharedMemory>& slot = (*registry)[{block_cache_bytes, write_buffer_bytes}];
+  std::weak_ptr<SharedMemory>& slot = (*registry)[{options.rocksdb_block_cache_bytes,
+                                                   options.rocksdb_write_buffer_bytes,
+                                                   options.rocksdb_entry_cache_bytes}];
   if (std::shared_ptr<SharedMemory> existing = slot.lock()) return existing;
   auto created = std::make_shared<SharedMemory>();
-  created->block_cache = rocksdb::NewLRUCache(block_cache_bytes);
-  created->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(write_buffer_bytes);
+  created->block_cache = rocksdb::NewLRUCache(options.rocksdb_block_cache_bytes);
+  created->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(options.rocksdb_write_buffer_bytes);
+  if (options.rocksdb_entry_cache_bytes > 0) {
+    created->entry_cache = std::make_shared<EntryCacheBudget>(options.rocksdb_entry_cache_bytes);
+  }
   slot = created;
   return created;
+}
+
+// Writes to cached columns wait in one write batch until it holds this many entries or
+// bytes (or something reads the database other than a cached read: see write_pending()).
+// One db->Write per batch instead of one per write takes RocksDB's per-write costs (write
+// thread, sequence numbers, log record) off each write, and the barrier writes the batch
+// out, so the bound is also what the synchronous part of a checkpoint may have to write:
+// 1024 entries of the value workload take about 0.3 ms. (Measured in bench-state's value
+// workload: docs/design/rocksdb_entry_cache.md.)
+constexpr uint32_t kPendingWriteEntries = 1024;
+constexpr size_t kPendingWriteBytes = 256 << 10;
+
+// Cached columns are prefetched for a record only when accessed within this many keys
+// (key_version() steps): a state used for some records only (bench-checkpoint's payload,
+// written for new keys) would cost a wasted memory access per record. (The heap backend's
+// rule.)
+constexpr uint64_t kPrefetchRecentKeys = 64;
+
+// Value, reducing and aggregating states read and write whole entries by key (get, put,
+// remove): the entry cache holds them. Lists append (RocksDB merges) and maps scan
+// prefixes: they go to RocksDB directly.
+bool point_accessed(StateKind kind) {
+  return kind == StateKind::kValue || kind == StateKind::kReducing || kind == StateKind::kAggregating;
 }
 
 // The file system of every backend's database: the default one, except that nothing is
@@ -357,6 +391,14 @@ struct RocksDbKeyedStateBackend::Column {
   std::optional<StateTtlConfig> ttl;
   rocksdb::ColumnFamilyHandle* handle = nullptr;
   std::shared_ptr<TtlCompactionFilterFactory> ttl_filter;
+  // Point accessed and the backend has an entry cache: reads go through it, writes through
+  // it into the pending batch.
+  bool cached = false;
+  // The backend's key_version() at the latest access (cached columns): prefetches skip
+  // columns not accessed within the last kPrefetchRecentKeys keys.
+  uint64_t last_access = 0;
+  // The TTL in ms by which the compaction filter drops entries, else 0 (as ttl_filter).
+  int64_t compaction_ttl_ms = 0;
 
   // The TTL in ms when expired entries of this column may be dropped, else 0.
   int64_t droppable_ttl_ms(bool cleanup_enabled) const {
@@ -397,7 +439,7 @@ struct RocksDbKeyedStateBackend::Database {
   }
 
   rocksdb::Options db_options() const {
-    rocksdb::Options options(rocksdb::DBOptions(), column_options(nullptr));
+    rocksdb::Options options(rocksdb::DBOptions(), column_options(nullptr, false));
     options.create_if_missing = true;
     options.write_buffer_manager = memory->write_buffers;
     options.avoid_flush_during_shutdown = true;
@@ -525,8 +567,9 @@ struct RocksDbKeyedStateBackend::Database {
     return db->Flush(options, handles);
   }
 
-  rocksdb::ColumnFamilyOptions column_options(
-      std::shared_ptr<TtlCompactionFilterFactory> filter) const {
+  // `cached`: a column the entry cache serves, which gets a point memtable.
+  rocksdb::ColumnFamilyOptions column_options(std::shared_ptr<TtlCompactionFilterFactory> filter,
+                                              bool cached) const {
     rocksdb::ColumnFamilyOptions options;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = memory->block_cache;
@@ -550,8 +593,15 @@ struct RocksDbKeyedStateBackend::Database {
     options.merge_operator = merge_operator;
     if (filter != nullptr) {  // a state's column, not the unused default one
       options.prefix_extractor = std::make_shared<StateKeyPrefix>();
-      options.memtable_factory.reset(
-          rocksdb::NewHashLinkListRepFactory(memtable_buckets(memory->write_buffers->buffer_size())));
+      const size_t buckets = memtable_buckets(memory->write_buffers->buffer_size());
+      if (cached) {
+        // Read only on cache misses, written at every update: see point_memtable.h.
+        options.memtable_factory = new_point_memtable_factory(buckets);
+        // The memtable's bloom filter stays: it costs an insertion about 5% (measured), and
+        // spares a miss of a key that is not in a memtable the walk of its chains.
+      } else {
+        options.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(buckets));
+      }
     }
     options.compaction_filter_factory = std::move(filter);
     options.max_write_buffer_number = kMaxMemtablesPerColumn;
@@ -752,10 +802,12 @@ RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(const StateBackendOptions& op
       subtask_index_(subtask_index),
       db_(std::make_shared<Database>()),
       incremental_(options.incremental_checkpoints),
-      uploads_(std::make_shared<Uploads>()) {
+      uploads_(std::make_shared<Uploads>()),
+      pending_(std::make_unique<rocksdb::WriteBatch>()),
+      pending_write_bound_(kPendingWriteEntries) {
   db_->dir = create_data_dir(options.rocksdb_dir, operator_name, subtask_index);
-  db_->memory =
-      shared_memory(options.rocksdb_block_cache_bytes, options.rocksdb_write_buffer_bytes);
+  db_->memory = shared_memory(options);
+  if (db_->memory->entry_cache != nullptr) cache_ = std::make_unique<EntryCache>(db_->memory->entry_cache);
   // Checkpoints make state durable, not the write-ahead log; incremental checkpoints take
   // what was not flushed at the barrier from it, full snapshots read a RocksDB snapshot.
   db_->write_options.disableWAL = !incremental_;
@@ -774,14 +826,16 @@ void RocksDbKeyedStateBackend::open_database(const std::vector<StateMetaInfo>& s
     return;
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors{
-      {rocksdb::kDefaultColumnFamilyName, db_->column_options(nullptr)}};
+      {rocksdb::kDefaultColumnFamilyName, db_->column_options(nullptr, false)}};
   std::vector<std::unique_ptr<Column>> columns;
   std::set<std::string> expected{rocksdb::kDefaultColumnFamilyName};
   for (const StateMetaInfo& meta : states) {
     auto column = std::make_unique<Column>();
     column->meta = meta;
     column->ttl_filter = std::make_shared<TtlCompactionFilterFactory>(this);
-    descriptors.emplace_back(column_family_name(meta.name), db_->column_options(column->ttl_filter));
+    column->cached = caches(meta);
+    descriptors.emplace_back(column_family_name(meta.name),
+                             db_->column_options(column->ttl_filter, column->cached));
     if (!expected.insert(column_family_name(meta.name)).second) {
       fail("cannot open the database in '" + dir + "'", "state '" + meta.name + "' is listed twice");
     }
@@ -809,6 +863,10 @@ void RocksDbKeyedStateBackend::open_database(const std::vector<StateMetaInfo>& s
 }
 
 RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() {
+  // Pending writes are dropped, not written: the database directory goes with the backend,
+  // and a snapshot task that keeps the database open read it through a snapshot taken after
+  // write_pending().
+  pending_->Clear();
   // Compaction filters read this backend's clock; a snapshot task may keep the database
   // open after this backend is gone, so background work stops now.
   rocksdb::CancelAllBackgroundWork(db_->db.get(), /*wait=*/true);
@@ -817,6 +875,7 @@ RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() {
 const std::filesystem::path& RocksDbKeyedStateBackend::data_dir() const { return db_->dir; }
 
 void RocksDbKeyedStateBackend::flush() {
+  write_pending();
   rocksdb::Status status = db_->flush();
   if (!status.ok()) fail("flush failed", status.ToString());
 }
@@ -848,13 +907,19 @@ int RocksDbKeyedStateBackend::find_or_create_column(const StateMetaInfo& meta) {
   auto column = std::make_unique<Column>();
   column->meta = meta;
   column->ttl_filter = std::make_shared<TtlCompactionFilterFactory>(this);
+  column->cached = caches(meta);
   rocksdb::Status status = db_->db->CreateColumnFamily(
-      db_->column_options(column->ttl_filter), column_family_name(meta.name), &column->handle);
+      db_->column_options(column->ttl_filter, column->cached), column_family_name(meta.name),
+      &column->handle);
   if (!status.ok())
     fail("cannot create the column of state '" + meta.name + "'", status.ToString());
   int id = static_cast<int>(db_->columns.size());
+  const bool cached = column->cached;
   db_->columns.push_back(std::move(column));
   columns_by_name_.emplace(meta.name, id);
+  // A new column family is empty: until the cache forgets one of its entries, a key the
+  // cache does not hold is absent.
+  if (cached) cache_->set_complete(id);
   return id;
 }
 
@@ -864,20 +929,49 @@ int RocksDbKeyedStateBackend::register_column(const StateMetaInfo& meta,
   Column& column = column_at(id);
   column.meta = meta;
   column.ttl = ttl;
-  column.ttl_filter->set_ttl(column.droppable_ttl_ms(ttl && ttl->cleanup_in_rocksdb_compaction));
+  column.compaction_ttl_ms = column.droppable_ttl_ms(ttl && ttl->cleanup_in_rocksdb_compaction);
+  column.ttl_filter->set_ttl(column.compaction_ttl_ms);
   return id;
 }
 
 bool RocksDbKeyedStateBackend::get(int column, std::string_view key, std::string& value) {
   Column& c = column_at(column);
+  if (c.cached) {
+    c.last_access = key_version();
+    switch (cache_->find(column, key, value)) {
+      case EntryCache::Found::kValue:
+        if (!compaction_may_drop(c, value)) return true;
+        // RocksDB returns an expired value until a compaction drops it: ask it. Its copy
+        // may be pending still.
+        write_pending();
+        break;
+      case EntryCache::Found::kAbsent: return false;
+      case EntryCache::Found::kMiss:
+        // A column created empty whose entries the cache all still holds.
+        if (cache_->complete(column)) return false;
+        break;
+    }
+  }
+  // A miss needs no look at the pending batch: a key with a pending write is in the cache.
   rocksdb::Status status = db_->db->Get(db_->read_options, c.handle, to_slice(key), &value);
-  if (status.IsNotFound()) return false;
+  if (status.IsNotFound()) {
+    if (c.cached) cache_->fill(column, key, nullptr);
+    return false;
+  }
   if (!status.ok()) fail("read of state '" + c.meta.name + "' failed", status.ToString());
+  if (c.cached) {
+    std::string_view read(value);
+    cache_->fill(column, key, &read);
+  }
   return true;
 }
 
 void RocksDbKeyedStateBackend::put(int column, std::string_view key, std::string_view value) {
   Column& c = column_at(column);
+  if (c.cached) {
+    write_cached(column, key, &value);
+    return;
+  }
   rocksdb::Status status =
       db_->db->Put(db_->write_options, c.handle, to_slice(key), to_slice(value));
   if (!status.ok()) fail("write of state '" + c.meta.name + "' failed", status.ToString());
@@ -885,12 +979,86 @@ void RocksDbKeyedStateBackend::put(int column, std::string_view key, std::string
 
 void RocksDbKeyedStateBackend::remove(int column, std::string_view key) {
   Column& c = column_at(column);
+  if (c.cached) {
+    write_cached(column, key, nullptr);
+    return;
+  }
   rocksdb::Status status = db_->db->Delete(db_->write_options, c.handle, to_slice(key));
   if (!status.ok()) fail("delete in state '" + c.meta.name + "' failed", status.ToString());
 }
 
+void RocksDbKeyedStateBackend::write_cached(int column, std::string_view key,
+                                            const std::string_view* value) {
+  Column& c = column_at(column);
+  c.last_access = key_version();
+  EntryCache::WriteResult result = cache_->write(column, key, value);
+  if (result == EntryCache::WriteResult::kFull) {  // every entry it could evict is pending
+    write_pending();
+    result = cache_->write(column, key, value);
+  }
+  if (value != nullptr) {
+    pending_->Put(c.handle, to_slice(key), to_slice(*value));
+  } else {
+    pending_->Delete(c.handle, to_slice(key));
+  }
+  // Not cached (too large): the cache holds nothing for the key, so its write must reach
+  // RocksDB before the next read; it does now, after the older pending writes.
+  if (result != EntryCache::WriteResult::kCached || pending_->Count() >= pending_write_bound_ ||
+      pending_->GetDataSize() >= kPendingWriteBytes) {
+    write_pending();
+  }
+}
+
+void RocksDbKeyedStateBackend::set_pending_write_bound(uint32_t entries) {
+  pending_write_bound_ = std::max<uint32_t>(entries, 1);
+  if (pending_->Count() >= pending_write_bound_) write_pending();
+}
+
+uint32_t RocksDbKeyedStateBackend::pending_writes() const { return pending_->Count(); }
+
+void RocksDbKeyedStateBackend::write_pending() {
+  if (pending_->Count() == 0) return;  // always so without a cache
+  rocksdb::Status status = db_->db->Write(db_->write_options, pending_.get());
+  pending_->Clear();
+  if (!status.ok()) {
+    // What the cache holds is no longer what RocksDB will return: forget it.
+    cache_->clear();
+    fail("write of the pending state entries failed", status.ToString());
+  }
+  cache_->mark_clean();
+}
+
+bool RocksDbKeyedStateBackend::compaction_may_drop(const Column& c, std::string_view value) const {
+  return c.compaction_ttl_ms > 0 && value.size() >= internal::kTtlPrefixBytes &&
+         now() - internal::state_encoding::read_timestamp(value) >= c.compaction_ttl_ms;
+}
+
+bool RocksDbKeyedStateBackend::prefetches() const { return cache_ != nullptr; }
+
+void RocksDbKeyedStateBackend::prefetch_serialized(std::string_view key, int key_group) {
+  // What a state's compose_key() builds for this key without a namespace (windows, which
+  // set one, do not prefetch).
+  prefetch_key_.clear();
+  internal::state_encoding::compose_key(prefetch_key_, key_group, key, std::string_view());
+  const uint64_t now = key_version();
+  for (size_t i = 0; i < db_->columns.size(); ++i) {
+    const Column& c = *db_->columns[i];
+    if (c.cached && now - c.last_access <= kPrefetchRecentKeys) cache_->prefetch(static_cast<int>(i), prefetch_key_);
+  }
+}
+
+bool RocksDbKeyedStateBackend::caches(const StateMetaInfo& meta) const {
+  return cache_ != nullptr && point_accessed(meta.kind);
+}
+
 void RocksDbKeyedStateBackend::append(int column, std::string_view key, std::string_view value) {
   Column& c = column_at(column);
+  if (c.cached) {
+    // No typed state appends to a point column; kept correct: the merge goes after the
+    // pending writes, and the cache forgets the key.
+    cache_->erase(column, key);
+    write_pending();
+  }
   rocksdb::Status status =
       db_->db->Merge(db_->write_options, c.handle, to_slice(key), to_slice(value));
   if (!status.ok()) fail("append to state '" + c.meta.name + "' failed", status.ToString());
@@ -900,6 +1068,8 @@ void RocksDbKeyedStateBackend::scan_prefix(
     int column, std::string_view prefix,
     const std::function<bool(std::string_view key, std::string_view value)>& fn) {
   Column& c = column_at(column);
+  // Only cached columns have pending writes (map states, which scan, are not cached).
+  if (c.cached) write_pending();
   rocksdb::ReadOptions options = db_->read_options;
   // A prefix that is exactly one (key group, key, namespace) stays in its memtable bucket.
   options.total_order_seek = StateKeyPrefix::prefix_size(prefix) != prefix.size();
@@ -923,8 +1093,11 @@ void RocksDbKeyedStateBackend::remove_prefix(int column, std::string_view prefix
   // Point deletes rather than a range tombstone: many range tombstones slow down reads.
   Column& c = column_at(column);
   rocksdb::WriteBatch batch;
+  // The scan writes the pending batch out first; then every cached entry that is present is
+  // in RocksDB, so the scan meets each one to forget (cached absences stay true).
   scan_prefix(column, prefix, [&](std::string_view key, std::string_view) {
     batch.Delete(c.handle, to_slice(key));
+    if (c.cached) cache_->erase(column, key);
     return true;
   });
   if (batch.Count() == 0) return;
@@ -933,6 +1106,7 @@ void RocksDbKeyedStateBackend::remove_prefix(int column, std::string_view prefix
 }
 
 std::unique_ptr<SnapshotTask> RocksDbKeyedStateBackend::snapshot() {
+  write_pending();  // the snapshot holds every write before it
   std::vector<RocksDbSnapshotTask::ColumnView> columns;
   columns.reserve(db_->columns.size());
   for (const auto& column : db_->columns) {
@@ -948,6 +1122,16 @@ std::unique_ptr<SnapshotTask> RocksDbKeyedStateBackend::snapshot() {
 
 void RocksDbKeyedStateBackend::restore(const std::vector<const KeyedStateSnapshot*>& snapshots) {
   constexpr size_t kBatchBytes = 4 << 20;
+  // Restored entries are written to RocksDB directly, after any pending writes; the cache
+  // then starts empty, holding none of them (and no column complete), however this ends.
+  write_pending();
+  struct ClearCache {
+    EntryCache* cache;
+    ~ClearCache() {
+      if (cache != nullptr) cache->clear();
+    }
+  } clear_cache{cache_.get()};
+  if (cache_ != nullptr) cache_->clear();
   const KeyGroupRange& range = key_groups();
   for (const KeyedStateSnapshot* snapshot : snapshots) {
     for (size_t i = 0; i < snapshot->states.size(); ++i) {
@@ -973,16 +1157,20 @@ void RocksDbKeyedStateBackend::restore(const std::vector<const KeyedStateSnapsho
   }
 }
 
+// Pending writes are not written out for this (it is a measurement, not a read of state):
+// the batch counts with its bytes.
 size_t RocksDbKeyedStateBackend::memory_bytes() const {
   uint64_t memtables = 0;
   uint64_t table_readers = 0;
   db_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
   db_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem,
                                     &table_readers);
-  return static_cast<size_t>(memtables + table_readers) + db_->memory->block_cache->GetUsage();
+  return static_cast<size_t>(memtables + table_readers) + db_->memory->block_cache->GetUsage() +
+         (cache_ != nullptr ? cache_->memory_bytes() : 0) + pending_->GetDataSize();
 }
 
 void RocksDbKeyedStateBackend::create_native_checkpoint(const std::string& dir) {
+  write_pending();
   rocksdb::Status status = db_->flush();
   if (!status.ok()) fail("flush before a checkpoint failed", status.ToString());
   rocksdb::Checkpoint* raw = nullptr;
@@ -995,6 +1183,9 @@ void RocksDbKeyedStateBackend::create_native_checkpoint(const std::string& dir) 
 std::unique_ptr<IncrementalSnapshotTask> RocksDbKeyedStateBackend::snapshot_incremental(
     int64_t checkpoint_id) {
   if (!incremental_) return nullptr;
+  // The barrier: the checkpoint holds every write before it (exactly-once), so the pending
+  // writes go to RocksDB (and its log) before the files are listed.
+  write_pending();
   IncrementalKeyedSnapshot snapshot;
   snapshot.backend = name();
   snapshot.key_groups = key_groups();
@@ -1065,6 +1256,9 @@ void RocksDbKeyedStateBackend::restore_incremental(const IncrementalKeyedSnapsho
              std::to_string(key_groups().last));
   }
   if (!db_->columns.empty()) fail("cannot load an incremental snapshot", "states exist already");
+  // Without columns nothing is pending or cached; the restored database starts so too.
+  pending_->Clear();
+  if (cache_ != nullptr) cache_->clear();
   if (snapshot.states.empty()) return;
   // The empty database gives way to the snapshot's.
   db_->close();
@@ -1152,6 +1346,7 @@ KeyedStateSnapshot RocksDbKeyedStateBackend::read_incremental(const IncrementalK
 }
 
 void RocksDbKeyedStateBackend::compact() {
+  write_pending();
   rocksdb::CompactRangeOptions options;
   options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   for (const auto& column : db_->columns) {

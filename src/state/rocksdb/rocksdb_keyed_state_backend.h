@@ -4,8 +4,21 @@
 // column in key order already is the canonical snapshot form (KeyedStateSnapshot), and
 // the typed states on top are those of internal/byte_state.h.
 //
-// - Memory: the block cache and the write buffer manager are shared by every RocksDB
-//   backend of the process with the same configured sizes (StateBackendOptions).
+// - Memory: the block cache, the write buffer manager and the entry cache's budget are
+//   shared by every RocksDB backend of the process with the same configured sizes
+//   (StateBackendOptions).
+// - Entry cache (StateBackendOptions::rocksdb_entry_cache_bytes; 0 turns it off): value,
+//   reducing and aggregating states, which read and write whole entries by key, go
+//   through an EntryCache (entry_cache.h) of recent entries (value or absence). Their
+//   writes update the cache and wait in one pending write batch, written to RocksDB at
+//   1024 entries or 256 KiB and before anything but a cached read reads the database:
+//   snapshot(), snapshot_incremental() (so a checkpoint holds every write before its
+//   barrier), scans of those columns, restore(), flush(), compact(). An entry whose write
+//   is pending is never evicted: a key the cache does not hold has no pending write, and
+//   a miss reads RocksDB alone. A column created empty here needs not even that while the
+//   cache holds all its entries. Their memtables are point memtables (point_memtable.h).
+//   Lists (merges) and maps (prefix scans) go to RocksDB directly.
+//   docs/design/rocksdb_entry_cache.md.
 // - Durability comes from checkpoints, as in Flink: nothing is synced to disk, and without
 //   incremental checkpoints writes skip RocksDB's write-ahead log.
 // - ListState::add is a RocksDB merge whose operator concatenates. Lists are stored in the
@@ -14,7 +27,8 @@
 // - TTL: for value, map, reducing and aggregating states with
 //   StateTtlConfig::cleanup_in_rocksdb_compaction, a compaction filter drops entries whose
 //   timestamp expired (by this backend's clock); cleanup_in_full_snapshot keeps them out
-//   of snapshots.
+//   of snapshots. A cached value that the filter may have dropped (expired by its TTL) is
+//   read from RocksDB again, so reads return what RocksDB holds.
 //
 // - Incremental checkpoints (StateBackendOptions::incremental_checkpoints): the synchronous
 //   part disables file deletions and lists the database's files (what a RocksDB checkpoint
@@ -36,6 +50,7 @@
 // (both keep the database open).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -51,7 +66,13 @@
 #include "eddy/keyed_state_backend.h"
 #include "eddy/state.h"
 
+namespace rocksdb {
+class WriteBatch;
+}
+
 namespace eddy::state {
+
+class EntryCache;
 
 class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal::ByteStateStore {
  public:
@@ -75,9 +96,12 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   static KeyedStateSnapshot read_incremental(const IncrementalKeyedSnapshot& snapshot,
                                              const StateBackendOptions& options,
                                              const SharedFileFetcher& fetch);
-  // Memtables + table readers of this database + usage of the (shared) block cache.
+  // Memtables + table readers of this database + usage of the (shared) block cache + this
+  // backend's entry cache and pending batch (counted, not written out).
   size_t memory_bytes() const override;
   internal::ByteStateStore* byte_store() override { return this; }
+  // With an entry cache: prefetch() loads the cache slots of the record's entries.
+  bool prefetches() const override;
 
   // internal::ByteStateStore. Failures of RocksDB throw eddy::Error naming the operator,
   // the subtask and the state.
@@ -108,6 +132,13 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   void set_background_work_paused(bool paused);
   // The directory of this backend's database.
   const std::filesystem::path& data_dir() const;
+  // For tests: the number of entries at which the pending batch is written (at least 1),
+  // and the writes it holds now.
+  void set_pending_write_bound(uint32_t entries);
+  uint32_t pending_writes() const;
+
+ protected:
+  void prefetch_serialized(std::string_view key, int key_group) override;
 
  private:
   struct Database;
@@ -120,6 +151,20 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   void open_database(const std::vector<StateMetaInfo>& states);
   Column& column_at(int column) const;
   int find_or_create_column(const StateMetaInfo& meta);
+  // Whether a column of `meta` goes through the entry cache.
+  bool caches(const StateMetaInfo& meta) const;
+  // Whether `value` (of column `c`) has expired by the TTL of c's compaction filter, so
+  // that RocksDB may have dropped it: a cached copy is then not what RocksDB returns.
+  bool compaction_may_drop(const Column& c, std::string_view value) const;
+  // put/remove of a cached column: into the cache and the pending batch.
+  void write_cached(int column, std::string_view key, const std::string_view* value);
+  // Writes the pending batch to RocksDB (one db->Write) and marks the cache's entries clean.
+  // Called when the batch reaches its bound, and before anything but a cached read reads
+  // the database: scans of cached columns, snapshot(), snapshot_incremental() (the barrier:
+  // the checkpoint must hold every write before it), restore(), flush(), compact(),
+  // create_native_checkpoint(). Not needed for reads of uncached columns: only cached
+  // columns have pending writes.
+  void write_pending();
   [[noreturn]] void fail(const std::string& what, const std::string& status) const;
 
   std::string operator_name_;
@@ -131,6 +176,14 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend, public internal
   bool incremental_;
   // Shared with incremental snapshot tasks, which record what they uploaded.
   std::shared_ptr<Uploads> uploads_;
+  // Null when StateBackendOptions::rocksdb_entry_cache_bytes is 0: every access goes to
+  // RocksDB. Invariant: for every key of a cached column, either the cache holds its latest
+  // value (or absence), or the pending batch holds no write of it.
+  std::unique_ptr<EntryCache> cache_;
+  // Writes of cached columns not yet in RocksDB (see write_pending()).
+  std::unique_ptr<rocksdb::WriteBatch> pending_;
+  std::string prefetch_key_;  // prefetch_serialized()'s entry key
+  uint32_t pending_write_bound_;  // kPendingWriteEntries but in tests
 };
 
 }  // namespace eddy::state
