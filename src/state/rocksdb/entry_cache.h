@@ -54,9 +54,9 @@ struct EntryCacheBudget {
 
 class EntryCache {
  public:
-  // Entries (key + value) larger than this are never cached: such values live in RocksDB's
-  // blob files, a cache of 64 MiB would hold few of them, and one would take the room of
-  // a hundred small entries.
+  // Entries (key + value) larger than this are never cached: one would take the room of a
+  // hundred small entries. (Values from 512 bytes live in RocksDB's blob files, where a read
+  // costs a file read: those up to this size are worth their room.)
   static constexpr size_t kMaxEntryBytes = 4096;
   // Column ids are stored in 16 bits.
   static constexpr int kMaxColumns = 65535;
