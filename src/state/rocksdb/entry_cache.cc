@@ -316,7 +316,6 @@ void EntryCache::rehash(size_t new_capacity) {
   slots_ = table;
   capacity_ = new_capacity;
   table_bytes_ = table_bytes_for(new_capacity);  // already accounted by grow()
-  hand_ = 0;
 }
 
 bool EntryCache::evict_one(bool out_of_line_only) {
@@ -330,16 +329,17 @@ bool EntryCache::evict_one(bool out_of_line_only) {
   // evicting those leaves the displaced ones (entries were 14 slots from home on average,
   // against 2 for keys spread evenly at this load). Two sweeps at most: the first may
   // only clear reference bits.
+  size_t hand = 0;
   for (int attempt = 0; attempt < 64; ++attempt) {
     random_ ^= random_ >> 12;
     random_ ^= random_ << 25;
     random_ ^= random_ >> 27;
-    hand_ = static_cast<size_t>((static_cast<unsigned __int128>(random_ * 0x2545f4914f6cdd1dULL) * capacity_) >> 64);
-    if (slots_[hand_].flags & kUsed) break;
+    hand = static_cast<size_t>((static_cast<unsigned __int128>(random_ * 0x2545f4914f6cdd1dULL) * capacity_) >> 64);
+    if (slots_[hand].flags & kUsed) break;
   }
   const size_t max_steps = out_of_line_only ? kMaxBudgetSweep : 2 * capacity_ + 1;
   for (size_t step = 0; step < max_steps; ++step) {
-    Slot& slot = slots_[hand_];
+    Slot& slot = slots_[hand];
     if ((slot.flags & kUsed) && slot.epoch != epoch_ &&
         (!out_of_line_only || (slot.flags & kOutOfLine))) {
       if (slot.flags & kReferenced) {
@@ -347,11 +347,11 @@ bool EntryCache::evict_one(bool out_of_line_only) {
       } else {
         // Forgetting an absence loses nothing of what the store holds.
         if (!(slot.flags & kAbsent)) set_incomplete(slot.column);
-        remove_at(hand_);  // the hand stays: the next entry may have moved back to it
+        remove_at(hand);
         return true;
       }
     }
-    if (++hand_ == capacity_) hand_ = 0;
+    if (++hand == capacity_) hand = 0;
   }
   return false;
 }
@@ -424,7 +424,6 @@ void EntryCache::clear() {
   capacity_ = 0;
   used_ = 0;
   dirty_ = 0;
-  hand_ = 0;
 }
 
 }  // namespace eddy::state

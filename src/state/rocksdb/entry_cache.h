@@ -24,9 +24,10 @@
 // Memory: a table of 48-byte slots, each holding a key and value of up to 35 bytes inline;
 // longer ones live in one allocation beside it. The table grows (doubling) while the
 // budget, shared by every cache of the process configured with the same size, has room;
-// then entries are evicted in the manner of CLOCK: a sweep from a random slot evicts the
-// first clean entry not used since a sweep last passed it (clearing the marks of those it
-// passes). Bytes are counted in the shared budget as they are allocated and released.
+// then entries are evicted in the manner of CLOCK: a sweep from a random occupied slot
+// evicts the first clean entry not used since a sweep last passed it (clearing the marks
+// of those it passes). Bytes are counted in the shared budget as they are allocated and
+// released.
 //
 // Threading: one thread uses a cache (its backend's subtask thread); only the budget's byte
 // count is shared, and it is atomic.
@@ -53,9 +54,9 @@ struct EntryCacheBudget {
 
 class EntryCache {
  public:
-  // Entries (key + value) larger than this are never cached: such values live in RocksDB's
-  // blob files, a cache of 64 MiB would hold few of them, and one would take the room of
-  // a hundred small entries.
+  // Entries (key + value) larger than this are never cached: one would take the room of a
+  // hundred small entries. (Values from 512 bytes live in RocksDB's blob files, where a read
+  // costs a file read: those up to this size are worth their room.)
   static constexpr size_t kMaxEntryBytes = 4096;
   // Column ids are stored in 16 bits.
   static constexpr int kMaxColumns = 65535;
@@ -141,7 +142,6 @@ class EntryCache {
   size_t out_of_line_ = 0;  // entries held out of line
   size_t table_bytes_ = 0;
   size_t out_of_line_bytes_ = 0;
-  size_t hand_ = 0;  // the next slot eviction looks at
   uint64_t random_ = 0x9e3779b97f4a7c15ULL;  // xorshift state: where sweeps start
   // A slot whose epoch equals this one holds a write not yet in the store.
   uint32_t epoch_ = 1;
