@@ -268,26 +268,15 @@ class FlatStateMap {
   std::pair<iterator, bool> try_emplace(std::string_view key) { return try_emplace(MapKey::of(key)); }
   std::pair<iterator, bool> try_emplace(const MapKey& key) {
     if ((size_ + 1) * 4 > buckets_.size() * 3) grow();  // load factor at most 3/4
-    const uint8_t tag = ControlGroup::tag_of(key.hash);
-    for (size_t pos = key.hash & mask_;; pos = (pos + ControlGroup::kWidth) & mask_) {
-      const ControlGroup group(ctrl_.data() + pos);
-      const uint32_t empty = group.empty();
-      for (uint32_t m = group.match(tag) & ControlGroup::before_first(empty); m != 0; m &= m - 1) {
-        const size_t i = (pos + static_cast<size_t>(std::countr_zero(m))) & mask_;
-        const Bucket& b = buckets_[i];
-        if (b.hash == key.hash && key.matches(b.entry.first)) [[likely]] return {at(i), false};
-      }
-      if (empty != 0) {
-        const size_t i = (pos + static_cast<size_t>(std::countr_zero(empty))) & mask_;
-        Bucket& b = buckets_[i];
-        b.hash = key.hash;
-        b.entry.first.assign(key.bytes);
-        set_ctrl(i, tag);
-        ++size_;
-        ++generation_;
-        return {at(i), true};
-      }
-    }
+    const Probe found = probe(key);
+    if (found.index != kNone) return {at(found.index), false};
+    Bucket& b = buckets_[found.empty];
+    b.hash = key.hash;
+    b.entry.first.assign(key.bytes);
+    set_ctrl(found.empty, ControlGroup::tag_of(key.hash));
+    ++size_;
+    ++generation_;
+    return {at(found.empty), true};
   }
   V& operator[](std::string_view key) { return try_emplace(key).first->second; }
 
@@ -362,8 +351,14 @@ class FlatStateMap {
   iterator at(size_t i) { return iterator(&buckets_, i, /*skip=*/false); }
 
   // The bucket of `key`, or kNone.
-  size_t find_index(const MapKey& key) const {
-    if (size_ == 0) return kNone;
+  size_t find_index(const MapKey& key) const { return size_ == 0 ? kNone : probe(key).index; }
+
+  struct Probe {
+    size_t index;  // the bucket of the key, or kNone
+    size_t empty;  // when not found: the first empty bucket of its probe run
+  };
+  // Walks the probe run of `key` (the table must have buckets).
+  Probe probe(const MapKey& key) const {
     const uint8_t tag = ControlGroup::tag_of(key.hash);
     for (size_t pos = key.hash & mask_;; pos = (pos + ControlGroup::kWidth) & mask_) {
       const ControlGroup group(ctrl_.data() + pos);
@@ -371,9 +366,9 @@ class FlatStateMap {
       for (uint32_t m = group.match(tag) & ControlGroup::before_first(empty); m != 0; m &= m - 1) {
         const size_t i = (pos + static_cast<size_t>(std::countr_zero(m))) & mask_;
         const Bucket& b = buckets_[i];
-        if (b.hash == key.hash && key.matches(b.entry.first)) [[likely]] return i;
+        if (b.hash == key.hash && key.matches(b.entry.first)) [[likely]] return {i, kNone};
       }
-      if (empty != 0) return kNone;
+      if (empty != 0) return {kNone, (pos + static_cast<size_t>(std::countr_zero(empty))) & mask_};
     }
   }
 
