@@ -231,7 +231,7 @@ class FlatStateMap {
     const ControlGroup group(ctrl_.data() + pos);
     const uint32_t candidates = group.match(ControlGroup::tag_of(h)) & ControlGroup::before_first(group.empty());
     // Bit 0 is the home bucket, prefetched already.
-    if ((candidates & ~1u) != 0 && (candidates & 1u) == 0) {
+    if (candidates != 0 && (candidates & 1u) == 0) {
       prefetch_line(buckets_.data() + ((pos + static_cast<size_t>(std::countr_zero(candidates))) & mask_), true);
     }
   }
@@ -239,16 +239,8 @@ class FlatStateMap {
   // points to, where a (rare) entry of another key with the same hash does no harm.
   const V* find_by_hash(uint64_t h) const {
     if (size_ == 0) return nullptr;
-    const uint8_t tag = ControlGroup::tag_of(h);
-    for (size_t pos = h & mask_;; pos = (pos + ControlGroup::kWidth) & mask_) {
-      const ControlGroup group(ctrl_.data() + pos);
-      const uint32_t empty = group.empty();
-      for (uint32_t m = group.match(tag) & ControlGroup::before_first(empty); m != 0; m &= m - 1) {
-        const Bucket& b = buckets_[(pos + static_cast<size_t>(std::countr_zero(m))) & mask_];
-        if (b.hash == h) return &b.entry.second;
-      }
-      if (empty != 0) return nullptr;
-    }
+    const size_t i = probe(h, [h](const Bucket& b) { return b.hash == h; }).index;
+    return i == kNone ? nullptr : &buckets_[i].entry.second;
   }
   // Changes on every insertion, erasure and rehash: a bucket index found under one
   // generation stays valid while the generation does not change.
@@ -268,7 +260,7 @@ class FlatStateMap {
   std::pair<iterator, bool> try_emplace(std::string_view key) { return try_emplace(MapKey::of(key)); }
   std::pair<iterator, bool> try_emplace(const MapKey& key) {
     if ((size_ + 1) * 4 > buckets_.size() * 3) grow();  // load factor at most 3/4
-    const Probe found = probe(key);
+    const Probe found = probe(key.hash, matcher(key));
     if (found.index != kNone) return {at(found.index), false};
     Bucket& b = buckets_[found.empty];
     b.hash = key.hash;
@@ -351,22 +343,26 @@ class FlatStateMap {
   iterator at(size_t i) { return iterator(&buckets_, i, /*skip=*/false); }
 
   // The bucket of `key`, or kNone.
-  size_t find_index(const MapKey& key) const { return size_ == 0 ? kNone : probe(key).index; }
+  size_t find_index(const MapKey& key) const { return size_ == 0 ? kNone : probe(key.hash, matcher(key)).index; }
 
+  auto matcher(const MapKey& key) const {
+    return [&key](const Bucket& b) { return b.hash == key.hash && key.matches(b.entry.first); };
+  }
   struct Probe {
-    size_t index;  // the bucket of the key, or kNone
-    size_t empty;  // when not found: the first empty bucket of its probe run
+    size_t index;  // the first bucket of the run that `matches`, or kNone
+    size_t empty;  // when none does: the first empty bucket of the run
   };
-  // Walks the probe run of `key` (the table must have buckets).
-  Probe probe(const MapKey& key) const {
-    const uint8_t tag = ControlGroup::tag_of(key.hash);
-    for (size_t pos = key.hash & mask_;; pos = (pos + ControlGroup::kWidth) & mask_) {
+  // Walks the probe run of hash `hash` (the table must have buckets), reading only the
+  // buckets whose control byte matches the hash.
+  template <class Matches>
+  Probe probe(uint64_t hash, Matches matches) const {
+    const uint8_t tag = ControlGroup::tag_of(hash);
+    for (size_t pos = hash & mask_;; pos = (pos + ControlGroup::kWidth) & mask_) {
       const ControlGroup group(ctrl_.data() + pos);
       const uint32_t empty = group.empty();
       for (uint32_t m = group.match(tag) & ControlGroup::before_first(empty); m != 0; m &= m - 1) {
         const size_t i = (pos + static_cast<size_t>(std::countr_zero(m))) & mask_;
-        const Bucket& b = buckets_[i];
-        if (b.hash == key.hash && key.matches(b.entry.first)) [[likely]] return {i, kNone};
+        if (matches(buckets_[i])) [[likely]] return {i, kNone};
       }
       if (empty != 0) return {kNone, (pos + static_cast<size_t>(std::countr_zero(empty))) & mask_};
     }

@@ -192,12 +192,13 @@ class HeapStateStore {
   // so that the record's accesses find it in cache. Changes nothing.
   //
   // In steps, one per prefetch call, each reading only what an earlier step loaded:
-  //   1. now: the map's control bytes for the key (FlatStateMap::prefetch);
-  //   2. kEntryLag prefetches later, once they have arrived: the slot they name;
+  //   1. now: the map's control bytes and home bucket for the key (FlatStateMap::prefetch);
+  //   2. kEntryLag prefetches later, once the control bytes have arrived: the bucket they
+  //      name, when it is not the home bucket (about a quarter of the keys);
   //   3. kNodeLag prefetches later, for values kept in nodes (lists, maps, strings), once
   //      the slot has arrived: its node.
-  // Loading the slot only once its exact place is known is what lets the record's lookup
-  // run without waiting: about a quarter of the keys are not in their home bucket.
+  // No step branches on a line that may not have arrived, so the record's lookup does not
+  // wait (docs/design/heap_state_access.md).
   //
   // Only states accessed within the last kRecentKeys keys (`key_version` is the backend's
   // key_version()) are prefetched.
