@@ -18,6 +18,9 @@
 namespace eddy::internal {
 
 void* allocate_bucket_memory(size_t bytes, size_t alignment);
+// The same, zero-filled. Only memory that is not a fresh mapping is cleared: the kernel
+// hands out mapped pages zeroed, and touching them all to clear them would fault each in.
+void* allocate_zeroed_bucket_memory(size_t bytes, size_t alignment);
 void free_bucket_memory(void* memory, size_t bytes, size_t alignment) noexcept;
 
 // Bytes of 2 MiB chunks held (mapped) for pooled arrays, used or free: for tests.

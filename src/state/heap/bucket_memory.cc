@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -115,6 +116,12 @@ void* allocate_bucket_memory(size_t bytes, size_t alignment) {
       break;
   }
   return ::operator new(bytes, std::align_val_t(alignment));
+}
+
+void* allocate_zeroed_bucket_memory(size_t bytes, size_t alignment) {
+  void* memory = allocate_bucket_memory(bytes, alignment);
+  if (kind_of(bytes, alignment) != Kind::kMapped) std::memset(memory, 0, bytes);
+  return memory;
 }
 
 void free_bucket_memory(void* memory, size_t bytes, size_t alignment) noexcept {

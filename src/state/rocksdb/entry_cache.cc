@@ -1,13 +1,12 @@
 #include "state/rocksdb/entry_cache.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <utility>
 
+#include "eddy/internal/bucket_memory.h"
 #include "eddy/key.h"
 
 namespace eddy::state {
@@ -94,35 +93,16 @@ size_t EntryCache::table_bytes_for(size_t slots) {
   return bytes >= kHugePage ? (bytes + kHugePage - 1) / kHugePage * kHugePage : bytes;
 }
 
-// Tables of kHugePage and more are mapped (aligned to a huge page): the kernel hands out
-// zeroed pages, so they need no memset (which touched every page twice, at 64 MiB 5% of a
-// million updates); smaller ones come from malloc.
+// Tables come from the heap backend's bucket memory (internal/bucket_memory.h): those of
+// kHugePage and more (table_bytes_for rounds them to whole huge pages) are mappings of
+// their own on transparent huge pages, handed out zeroed by the kernel, so they need no
+// memset (which touched every page twice, at 64 MiB 5% of a million updates).
 EntryCache::Slot* EntryCache::allocate_table(size_t slots) {
-  const size_t bytes = table_bytes_for(slots);
-  if (bytes < kHugePage) {
-    void* memory = std::calloc(1, bytes);
-    if (memory == nullptr) throw std::bad_alloc();
-    return static_cast<Slot*>(memory);
-  }
-  void* mapped = ::mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mapped == MAP_FAILED) throw std::bad_alloc();
-  auto start = reinterpret_cast<uintptr_t>(mapped);
-  const uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
-  if (aligned > start) ::munmap(mapped, aligned - start);
-  const uintptr_t end = start + bytes + kHugePage;
-  if (end > aligned + bytes) ::munmap(reinterpret_cast<void*>(aligned + bytes), end - aligned - bytes);
-  ::madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);  // a hint: failure is fine
-  return reinterpret_cast<Slot*>(aligned);
+  return static_cast<Slot*>(internal::allocate_zeroed_bucket_memory(table_bytes_for(slots), alignof(Slot)));
 }
 
 void EntryCache::free_table(Slot* table, size_t slots) {
-  if (table == nullptr) return;
-  const size_t bytes = table_bytes_for(slots);
-  if (bytes < kHugePage) {
-    std::free(table);
-  } else {
-    ::munmap(table, bytes);
-  }
+  internal::free_bucket_memory(table, table_bytes_for(slots), alignof(Slot));
 }
 
 EntryCache::EntryCache(std::shared_ptr<EntryCacheBudget> budget) : budget_(std::move(budget)) {
