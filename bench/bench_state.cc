@@ -32,6 +32,14 @@
 // The engine loop computes the key group for every operation (a keyed operator must); the
 // baseline has no use for it and does not.
 //
+// Loaded state (value): before the timed loop, every key gets its value (one
+// read-modify-write per key, in key order, through the same batched, prefetching loop;
+// the hash-map loop does ++m[key] per key). So the timed operations update keys that have
+// state, as Flink's state benchmarks pre-populate their keys, and the cost of growing the
+// state (inserts, rehashes, fresh memory) is reported apart, as "load" in keys/s, for the
+// engine and the hash map alike. Lists and maps grow with every operation: those
+// workloads start from empty state.
+//
 // Events: N (--events) operations per workload. Defaults: 10 000 000 for heap and
 // 2 000 000 for RocksDB (--events sets both). The output says which were used.
 //
@@ -48,7 +56,8 @@
 //
 // Checks, after every engine run (untimed), reading the state back through the backend for
 // every key (set_current_key for each key of [0, K)):
-//   value  the sum of all values equals the number of operations; the number of keys with
+//   value  the sum of all values equals the number of operations plus the keys loaded; the
+//          number of keys with
 //          a value and a key-weighted checksum equal the hash-map loop's;
 //   list   every element was added under the key its operation drew, lists are in
 //          insertion order, their total length is the number of operations, and their
@@ -144,6 +153,9 @@ struct KeySpace {
   int64_t map_keys = 16;
 
   uint64_t id(int64_t j) const { return seed + static_cast<uint64_t>(j); }
+  // The keys of this thread's key space, by index in [0, key_count()).
+  int64_t key_count() const { return all ? keys : static_cast<int64_t>(table.size()); }
+  int64_t key_at(int64_t i) const { return all ? i : table[static_cast<size_t>(i)]; }
   int64_t key_of_id(uint64_t id) const {
     uint64_t r = splitmix64(id);
     return all ? static_cast<int64_t>(reduce(r, static_cast<uint64_t>(keys)))
@@ -249,6 +261,7 @@ void run_threads(int parallelism, Body&& body) {
 }
 
 struct Phase {
+  std::optional<eddy::bench::Measurement> load;  // value: every key given its state first
   eddy::bench::Measurement measurement;
   Digest digest;
   size_t memory_bytes = 0;
@@ -263,6 +276,13 @@ Phase run_baseline(Workload workload, const std::vector<KeySpace>& spaces) {
   switch (workload) {
     case Workload::kValue: {
       std::vector<std::unordered_map<int64_t, int64_t>> maps(spaces.size());
+      out.load = eddy::bench::measure([&] {
+        run_threads(p, [&](int t) {
+          const KeySpace& s = spaces[static_cast<size_t>(t)];
+          auto& m = maps[static_cast<size_t>(t)];
+          for (int64_t i = 0; i < s.key_count(); ++i) ++m[s.key_at(i)];
+        });
+      });
       out.measurement = eddy::bench::measure([&] {
         run_threads(p, [&](int t) {
           const KeySpace& s = spaces[static_cast<size_t>(t)];
@@ -354,30 +374,35 @@ Phase run_baseline(Workload workload, const std::vector<KeySpace>& spaces) {
   throw std::runtime_error(std::string("verify ") + backend + "/" + workload_name(w) + ": " + what);
 }
 
-// Feeds operations [0, s.ops) to `op` (given the operation's index, after set_current_key of
-// its key) the way the runtime feeds records to a keyed operator: in batches of
-// kBatchOps, and, when the backend prefetches, prefetching the key of the operation
-// eddy::kPrefetchDistance ahead within the batch, as BatchConsumer does.
-template <class Op>
-void drive(const KeySpace& s, eddy::KeyedStateBackend& backend, Op&& op) {
+// Feeds operations [0, count) to `op` (given the operation's index, after set_current_key
+// of its key, key_of(index)) the way the runtime feeds records to a keyed operator: in
+// batches of kBatchOps, and, when the backend prefetches, prefetching the key of the
+// operation eddy::kPrefetchDistance ahead within the batch, as BatchConsumer does.
+template <class KeyOf, class Op>
+void drive(int64_t count, KeyOf key_of, eddy::KeyedStateBackend& backend, Op&& op) {
   const bool prefetch = backend.prefetches();
   auto prefetch_op = [&](int64_t j) {
-    const int64_t key = s.key_of_id(s.id(j));
+    const int64_t key = key_of(j);
     backend.prefetch(key, key_group_of_key(key));
   };
-  for (int64_t begin = 0; begin < s.ops; begin += kBatchOps) {
-    const int64_t end = std::min(s.ops, begin + kBatchOps);
+  for (int64_t begin = 0; begin < count; begin += kBatchOps) {
+    const int64_t end = std::min(count, begin + kBatchOps);
     const auto distance = static_cast<int64_t>(eddy::kPrefetchDistance);
     if (prefetch) {
       for (int64_t j = begin; j < std::min(end, begin + distance); ++j) prefetch_op(j);
     }
     for (int64_t j = begin; j < end; ++j) {
       if (prefetch && j + distance < end) prefetch_op(j + distance);
-      const int64_t key = s.key_of_id(s.id(j));
+      const int64_t key = key_of(j);
       backend.set_current_key(key, key_group_of_key(key));
       op(j);
     }
   }
+}
+// The timed operations of `s`.
+template <class Op>
+void drive(const KeySpace& s, eddy::KeyedStateBackend& backend, Op&& op) {
+  drive(s.ops, [&s](int64_t j) { return s.key_of_id(s.id(j)); }, backend, std::forward<Op>(op));
 }
 
 Phase run_engine(const eddy::StateBackendOptions& options, Workload workload,
@@ -404,6 +429,17 @@ Phase run_engine(const eddy::StateBackendOptions& options, Workload workload,
       for (auto& b : backends) {
         states.push_back(&b->get_state(eddy::ValueStateDescriptor<int64_t>("value")));
       }
+      out.load = eddy::bench::measure([&] {
+        run_threads(p, [&](int t) {
+          const KeySpace& s = spaces[static_cast<size_t>(t)];
+          eddy::ValueState<int64_t>& state = *states[static_cast<size_t>(t)];
+          drive(s.key_count(), [&s](int64_t i) { return s.key_at(i); }, *backends[static_cast<size_t>(t)],
+                [&](int64_t) {
+                  int64_t v = state.value_or(0);
+                  state.update(v + 1);
+                });
+        });
+      });
       out.measurement = eddy::bench::measure([&] {
         run_threads(p, [&](int t) {
           const KeySpace& s = spaces[static_cast<size_t>(t)];
@@ -429,10 +465,11 @@ Phase run_engine(const eddy::StateBackendOptions& options, Workload workload,
             d.weighted += weight(key) * static_cast<uint64_t>(*v);
           }
         });
-        if (d.count != static_cast<uint64_t>(s.ops)) {
+        const uint64_t expected = static_cast<uint64_t>(s.ops + s.key_count());
+        if (d.count != expected) {
           mismatch(backend_name, workload,
-                   "thread " + std::to_string(t) + ": the values sum to " +
-                       std::to_string(d.count) + ", expected " + std::to_string(s.ops));
+                   "thread " + std::to_string(t) + ": the values sum to " + std::to_string(d.count) +
+                       ", expected " + std::to_string(expected) + " (operations plus keys loaded)");
         }
       });
       break;
@@ -568,6 +605,19 @@ struct Result {
   eddy::bench::Measurement engine;
   std::optional<eddy::bench::Measurement> baseline;  // heap only
   size_t memory_bytes = 0;
+  // value: loading every key before the timed loop (keys/s over `keys_loaded`)
+  int64_t keys_loaded = 0;
+  std::optional<eddy::bench::Measurement> load;
+  std::optional<eddy::bench::Measurement> baseline_load;
+
+  std::optional<double> load_keys_per_second() const {
+    if (!load || load->seconds <= 0) return std::nullopt;
+    return keys_loaded / load->seconds;
+  }
+  std::optional<double> baseline_load_keys_per_second() const {
+    if (!baseline_load || baseline_load->seconds <= 0) return std::nullopt;
+    return keys_loaded / baseline_load->seconds;
+  }
 
   double ops_per_second() const { return engine.seconds > 0 ? ops / engine.seconds : 0; }
   std::optional<double> baseline_ops_per_second() const {
@@ -597,6 +647,8 @@ Result run_case(const std::string& backend, Workload workload, int64_t events, i
 
   eddy::bench::Best engine_best;
   eddy::bench::Best baseline_best;
+  eddy::bench::Best engine_load_best;
+  eddy::bench::Best baseline_load_best;
   std::optional<Digest> expected;
   size_t memory_bytes = 0;
   for (int attempt = 0; attempt < options.repeat; ++attempt) {
@@ -607,7 +659,10 @@ Result run_case(const std::string& backend, Workload workload, int64_t events, i
         eddy::bench::fail(kName, "the baseline is not deterministic");
       }
       expected = baseline.digest;
-      if (heap) baseline_best.add(baseline.measurement);
+      if (heap) {
+        baseline_best.add(baseline.measurement);
+        if (baseline.load) baseline_load_best.add(*baseline.load);
+      }
     }
     eddy::StateBackendOptions opts = backend_options;
     opts.kind = backend;
@@ -624,6 +679,7 @@ Result run_case(const std::string& backend, Workload workload, int64_t events, i
       }
     }
     engine_best.add(engine.measurement);
+    if (engine.load) engine_load_best.add(*engine.load);
     memory_bytes = std::max(memory_bytes, engine.memory_bytes);
   }
 
@@ -634,6 +690,16 @@ Result run_case(const std::string& backend, Workload workload, int64_t events, i
   r.engine = engine_best.best;
   if (heap) r.baseline = baseline_best.best;
   r.memory_bytes = memory_bytes;
+  if (engine_load_best.runs > 0) {
+    for (const KeySpace& space : spaces) r.keys_loaded += space.key_count();
+    r.load = engine_load_best.best;
+    // The peak RSS of the value rows covers loading too.
+    r.engine.peak_rss_bytes = std::max(r.engine.peak_rss_bytes, r.load->peak_rss_bytes);
+    if (baseline_load_best.runs > 0) {
+      r.baseline_load = baseline_load_best.best;
+      r.baseline->peak_rss_bytes = std::max(r.baseline->peak_rss_bytes, r.baseline_load->peak_rss_bytes);
+    }
+  }
   std::fprintf(stderr, "%s: %s/%s: %.2f M ops/s%s, verified\n", kName, backend.c_str(),
                workload_name(workload), r.ops_per_second() / 1e6,
                r.ratio() ? (", ratio " + std::to_string(*r.ratio())).c_str() : "");
@@ -753,6 +819,10 @@ int run_benchmark(int argc, char** argv) {
           {"peak_rss_bytes", r.engine.peak_rss_bytes},
           {"baseline_peak_rss_bytes",
            r.baseline ? nlohmann::ordered_json(r.baseline->peak_rss_bytes) : nullptr},
+          {"keys_loaded", r.keys_loaded},
+          {"load_seconds", r.load ? nlohmann::ordered_json(r.load->seconds) : nullptr},
+          {"load_keys_per_second", or_null(r.load_keys_per_second())},
+          {"baseline_load_keys_per_second", or_null(r.baseline_load_keys_per_second())},
       });
     }
     j["results"] = std::move(list);
@@ -785,6 +855,15 @@ int run_benchmark(int argc, char** argv) {
                 mib(static_cast<double>(r.memory_bytes)).c_str(),
                 mib(static_cast<double>(r.engine.peak_rss_bytes)).c_str(),
                 r.baseline ? mib(static_cast<double>(r.baseline->peak_rss_bytes)).c_str() : "-");
+  }
+  for (const Result& r : results) {
+    auto load = r.load_keys_per_second();
+    if (!load) continue;
+    auto base = r.baseline_load_keys_per_second();
+    char base_text[48] = "";
+    if (base) std::snprintf(base_text, sizeof base_text, ", hash map %.2f M keys/s", *base / 1e6);
+    std::printf("  %s/%s: before the timed ops, %lld keys loaded at %.2f M keys/s%s\n", r.backend.c_str(),
+                workload_name(r.workload), static_cast<long long>(r.keys_loaded), *load / 1e6, base_text);
   }
   std::printf("  peak RSS (largest engine phase): %s; all results verified\n",
               mib(static_cast<double>(peak)).c_str());

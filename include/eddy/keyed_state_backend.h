@@ -74,9 +74,17 @@ class KeyedStateBackend {
 
   // The key that state accesses refer to until the next call; the keyed operator sets it
   // for every record. `key` must stay alive until then. It is serialized only when a state
-  // is first accessed for it.
+  // is first accessed for it, except numbers, which are kept as their bytes at once.
   template <class K>
   void set_current_key(const K& key, int key_group) {
+    if constexpr (internal::kIsFixedWidth<K> && internal::kFixedSize<K> <= sizeof(fixed_key_)) {
+      fixed_key_[0] = 0;
+      fixed_key_[1] = 0;
+      internal::store_little_endian(reinterpret_cast<char*>(fixed_key_), key);
+      fixed_key_size_ = internal::kFixedSize<K>;
+    } else {
+      fixed_key_size_ = 0;
+    }
     current_key_ = &key;
     key_writer_ = &write_key<K>;
     key_type_ = &typeid(K);
@@ -87,6 +95,7 @@ class KeyedStateBackend {
   // The current key in serialized form (timers keep keys as bytes). Typed access to the
   // key needs Serializer<K>::read of current_key_bytes().
   void set_current_key_bytes(std::string_view key, int key_group) {
+    fixed_key_size_ = 0;
     current_key_ = nullptr;
     key_writer_ = nullptr;
     key_type_ = nullptr;
@@ -132,6 +141,12 @@ class KeyedStateBackend {
       key_serialized_ = true;
     }
     return current_key_bytes_;
+  }
+  // The same bytes without building a std::string for a number key. At least 16 bytes are
+  // readable at its data() (zero past a number's bytes). Valid until the key changes.
+  std::string_view current_key_view() {
+    if (fixed_key_size_ != 0) return std::string_view(reinterpret_cast<const char*>(fixed_key_), fixed_key_size_);
+    return current_key_bytes();
   }
   int current_key_group() const { return current_key_group_; }
   const std::string& current_namespace() const { return current_namespace_; }
@@ -240,6 +255,10 @@ class KeyedStateBackend {
   KeyGroupRange key_groups_;
   int max_parallelism_;
   const Clock& clock_;
+  // A fixed-width current key's bytes, little-endian, zero-padded; fixed_key_size_ of
+  // them are the key (0: the key is not fixed-width).
+  uint64_t fixed_key_[2] = {0, 0};
+  size_t fixed_key_size_ = 0;
   const void* current_key_ = nullptr;
   void (*key_writer_)(const void*, std::string&) = nullptr;
   const std::type_info* key_type_ = nullptr;

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -203,8 +205,9 @@ TEST(MapKeyTest, LookupKeyBuilderAgreesWithMapKey) {
   }
 }
 
-// Bucket arrays: aligned, pooled arrays share 2 MiB chunks that go back to the system once
-// all their pieces are free, and large arrays are mapped on their own.
+// Bucket arrays: aligned, pooled arrays share 2 MiB chunks; a chunk whose pieces are all
+// free is kept (a few of them) for the next chunk of any size, and large arrays are mapped
+// on their own.
 TEST(BucketMemoryTest, PoolsAndReleasesChunks) {
   const size_t before = bucket_memory_pooled_bytes();
   constexpr size_t kPiece = 64 << 10;
@@ -221,6 +224,21 @@ TEST(BucketMemoryTest, PoolsAndReleasesChunks) {
   EXPECT_LE(bucket_memory_pooled_bytes(), before + (size_t{4} << 20));
   free_bucket_memory(reused, kPiece, 64);
   free_bucket_memory(pieces.back(), kPiece, 64);
+  EXPECT_EQ(bucket_memory_pooled_bytes(), before);
+  // The freed chunks are kept (up to max(4, chunks in use)) and serve another size class:
+  // as many 256 KiB arrays as fill them map no new memory.
+  const size_t spare = bucket_memory_spare_bytes();
+  ASSERT_GE(spare, size_t{2} << 20);
+  EXPECT_LE(spare, std::max<size_t>(size_t{8} << 20, before));
+  const size_t mapped = bucket_memory_pooled_bytes() + spare;
+  std::vector<void*> larger;
+  for (size_t i = 0; i < spare / (kPiece * 4); ++i) {
+    larger.push_back(allocate_bucket_memory(kPiece * 4, 64));
+    std::memset(larger.back(), 0xcd, kPiece * 4);
+  }
+  EXPECT_EQ(bucket_memory_pooled_bytes() + bucket_memory_spare_bytes(), mapped);
+  EXPECT_LT(bucket_memory_spare_bytes(), spare);
+  for (void* p : larger) free_bucket_memory(p, kPiece * 4, 64);
   EXPECT_EQ(bucket_memory_pooled_bytes(), before);
 
   void* large = allocate_bucket_memory(size_t{4} << 20, 64);

@@ -6,8 +6,9 @@
 // arrays of 64 KiB and more live on 2 MiB transparent huge pages:
 //   - arrays of 2 MiB and more get their own 2 MiB-aligned mapping, advised MADV_HUGEPAGE;
 //   - power-of-two arrays from 64 KiB to 1 MiB (a key group's map) are carved from shared
-//     2 MiB chunks of their size class; a chunk goes back to the system once all its
-//     pieces are free;
+//     2 MiB chunks of their size class; a chunk whose pieces are all free is kept for the
+//     next chunk of any size class (up to as many chunks as are in use, and at least 4),
+//     beyond that it goes back to the system;
 //   - anything else comes from operator new.
 // Where the kernel gives no huge pages (THP disabled), the same memory is ordinary pages.
 // Thread-safe: snapshot threads free arrays too.
@@ -23,8 +24,10 @@ void* allocate_bucket_memory(size_t bytes, size_t alignment);
 void* allocate_zeroed_bucket_memory(size_t bytes, size_t alignment);
 void free_bucket_memory(void* memory, size_t bytes, size_t alignment) noexcept;
 
-// Bytes of 2 MiB chunks held (mapped) for pooled arrays, used or free: for tests.
+// Bytes of 2 MiB chunks with pooled arrays in use, and of whole chunks kept free for
+// reuse: for tests.
 size_t bucket_memory_pooled_bytes();
+size_t bucket_memory_spare_bytes();
 
 template <class T>
 struct BucketAllocator {

@@ -94,7 +94,7 @@ class ByteStateBase {
   // Throws when there is no current key, or when its key group is not the backend's (a
   // record routed to the wrong subtask: its state would be lost at the next restore).
   const std::string& compose_key() {
-    const std::string& key = backend_.current_key_bytes();
+    const std::string_view key = backend_.current_key_view();
     int group = backend_.current_key_group();
     if (!backend_.key_groups().contains(group)) [[unlikely]] {
       throw_foreign_key_group(group);

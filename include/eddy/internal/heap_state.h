@@ -115,6 +115,20 @@ class LookupKeyBuilder {
   const MapKey& build(std::string_view key, std::string_view ns) {
     const size_t kl = key.size();
     const size_t nl = ns.size();
+    if (kl <= 8 && nl == 0) {
+      // The most common key (a number, no namespace), in 64-bit words: varint(kl) | key |
+      // varint(0), at most 10 bytes.
+      const uint64_t k = load_word(key.data()) & MapKey::low_bytes(kl);
+      return finish_short(kl | (k << 8), kl == 8 ? k >> 56 : 0, kl + 2);
+    }
+    return build_other(key, ns);
+  }
+
+ private:
+  // Out of line, so that the common case above needs no registers saved.
+  [[gnu::noinline]] const MapKey& build_other(std::string_view key, std::string_view ns) {
+    const size_t kl = key.size();
+    const size_t nl = ns.size();
     if (kl + nl + 2 <= 16) {
       // Short (numbers, short strings): assembled in registers. Writing the bytes one
       // field at a time and loading them back as words would stall on store forwarding.
@@ -124,14 +138,7 @@ class LookupKeyBuilder {
       U128 k = (kl > 8 ? load128(key.data()) : load64(key.data())) & low_bytes128(kl);
       U128 l = static_cast<U128>(kl) | (k << 8) | (static_cast<U128>(nl) << (8 * (kl + 1)));
       if (nl > 0) l |= ((nl > 8 ? load128(ns.data()) : load64(ns.data())) & low_bytes128(nl)) << (8 * (kl + 2));
-      const size_t n = kl + nl + 2;
-      key_.w0 = static_cast<uint64_t>(l);
-      key_.w1 = static_cast<uint64_t>(l >> 64);
-      std::memcpy(buf_, &key_.w0, 8);
-      std::memcpy(buf_ + 8, &key_.w1, 8);
-      key_.bytes = std::string_view(buf_, n);
-      key_.hash = MapKey::hash_words(key_.w0, key_.w1, n);
-      return key_;
+      return finish_short(static_cast<uint64_t>(l), static_cast<uint64_t>(l >> 64), kl + nl + 2);
     }
     spill_.clear();
     state_encoding::append_varint(spill_, kl);
@@ -142,7 +149,21 @@ class LookupKeyBuilder {
     return key_;
   }
 
- private:
+  // A key of n <= 16 bytes, given as words.
+  const MapKey& finish_short(uint64_t w0, uint64_t w1, size_t n) {
+    key_.w0 = w0;
+    key_.w1 = w1;
+    std::memcpy(buf_, &w0, 8);
+    std::memcpy(buf_ + 8, &w1, 8);
+    key_.bytes = std::string_view(buf_, n);
+    key_.hash = MapKey::hash_words(w0, w1, n);
+    return key_;
+  }
+  static uint64_t load_word(const char* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
   static unsigned __int128 load128(const char* p) {
     unsigned __int128 v;
     std::memcpy(&v, p, 16);
@@ -181,7 +202,7 @@ class HeapStateStore {
   const MapKey& lookup_key(KeyedStateBackend& backend) {
     const uint64_t version = backend.key_version();
     if (version != lookup_version_) {
-      lookup_builder_.build(backend.current_key_bytes(), backend.current_namespace());
+      lookup_builder_.build(backend.current_key_view(), backend.current_namespace());
       lookup_version_ = version;
     }
     return lookup_;
@@ -326,7 +347,7 @@ class HeapTable final : public HeapTableBase {
         encoder_(encoder),
         first_group_(store.key_groups().first),
         groups_(static_cast<size_t>(std::max(store.key_groups().size(), 0))),
-        frozen_(groups_.size(), false),
+        frozen_(groups_.size(), 0),
         pool_(std::make_shared<GroupPool>()) {
     pool_->limit = groups_.size();
     store.add_table(*this);
@@ -338,43 +359,49 @@ class HeapTable final : public HeapTableBase {
 
   // The current key's slot, read-only; null when absent.
   const Slot* find() {
+    if (cache_version_ == backend_.key_version()) return cache_slot_;
     const MapKey& key = lookup_key();  // first: it checks that there is a current key
-    Group* group = groups_[group_index()].get();
-    if (group == nullptr) return nullptr;
-    Map* map = &group->map;
-    if (Slot* cached = cached_slot(map)) return cached;
-    auto it = map->find(key);
-    if (it == map->end()) return nullptr;
-    remember(map, it.index());
-    return &it->second;
+    const size_t g = group_index();
+    Group* group = groups_[g].get();
+    if (group == nullptr) {
+      remember(nullptr, /*writable=*/false);
+      return nullptr;
+    }
+    auto it = group->map.find(key);
+    Slot* slot = it == group->map.end() ? nullptr : &it->second;
+    remember(slot, /*writable=*/frozen_[g] == 0);  // no snapshot holds the key group
+    return slot;
   }
   // The current key's slot for writing (copies a frozen key group first); null when absent.
   // Counts as a write for incremental snapshots.
   Slot* find_mutable() {
-    const MapKey& key = lookup_key();
-    Map& map = writable().map;
-    Slot* slot = cached_slot(&map);
+    Slot* slot = cached_writable_slot();
     if (slot == nullptr) {
+      const MapKey& key = lookup_key();
+      Map& map = writable().map;
       auto it = map.find(key);
-      if (it == map.end()) return nullptr;
-      remember(&map, it.index());
+      if (it == map.end()) {
+        remember(nullptr, /*writable=*/false);
+        return nullptr;
+      }
       slot = &it->second;
+      remember(slot, /*writable=*/true);
     }
     slot->epoch = store_.epoch();
     return slot;
   }
   // The current key's slot, created with `S{}` when absent.
   Slot& upsert(bool& created) {
-    const MapKey& key = lookup_key();
-    Map& map = writable().map;
-    Slot* slot = cached_slot(&map);
+    Slot* slot = cached_writable_slot();
     if (slot != nullptr) {
       created = false;
     } else {
+      const MapKey& key = lookup_key();
+      Map& map = writable().map;
       auto [it, inserted] = map.try_emplace(key);
       created = inserted;
-      remember(&map, it.index());
       slot = &it->second;
+      remember(slot, /*writable=*/true);
     }
     slot->epoch = store_.epoch();
     return *slot;
@@ -383,6 +410,7 @@ class HeapTable final : public HeapTableBase {
     if (find() == nullptr) return;  // nothing to erase: do not copy a frozen key group
     const MapKey& key = lookup_key();
     Group& group = writable();
+    forget();
     if (group.map.erase(key) > 0) record_removal(group, key.bytes);
   }
 
@@ -432,7 +460,8 @@ class HeapTable final : public HeapTableBase {
     for (const auto& group : groups_) {
       if (group != nullptr) group->snapshot_holders.fetch_add(1, std::memory_order_relaxed);
     }
-    std::fill(frozen_.begin(), frozen_.end(), true);
+    std::fill(frozen_.begin(), frozen_.end(), uint8_t{1});
+    cache_writable_ = false;
     return frozen;
   }
 
@@ -478,6 +507,7 @@ class HeapTable final : public HeapTableBase {
       Group* current = groups_[cleanup_group_].get();
       if (current != nullptr && !current->map.empty()) {
         Group& group = writable_group(cleanup_group_);
+        forget();  // erasing shifts slots
         Map& writable_map = group.map;
         for (auto it = writable_map.begin(); it != writable_map.end() && count > 0; --count) {
           if (is_expired(it->second)) {
@@ -629,19 +659,20 @@ class HeapTable final : public HeapTableBase {
     return store_.lookup_key(backend_);
   }
 
-  // A read-modify-write finds the slot once: the bucket found for the current key stays
-  // valid until the key changes or the map changes shape.
-  Slot* cached_slot(Map* map) {
-    if (cache_map_ != map || cache_version_ != backend_.key_version() || cache_generation_ != map->generation()) {
-      return nullptr;
-    }
-    return &map->entry_at(cache_index_).second;
-  }
-  void remember(Map* map, size_t index) {
-    cache_map_ = map;
+  // A read-modify-write finds the slot once: the slot found for the current key (or its
+  // absence) is remembered until the key or namespace changes (key_version()), or this
+  // table changes a map otherwise than by inserting that key: erase(), incremental
+  // cleanup, a key group copied or created. Only this table changes its maps. A slot is
+  // writable in place only while its key group is not frozen for a snapshot; freeze()
+  // makes every remembered slot read-only.
+  void remember(Slot* slot, bool writable) {
     cache_version_ = backend_.key_version();
-    cache_generation_ = map->generation();
-    cache_index_ = index;
+    cache_slot_ = slot;
+    cache_writable_ = writable;
+  }
+  void forget() { cache_version_ = ~uint64_t{0}; }
+  Slot* cached_writable_slot() const {
+    return cache_version_ == backend_.key_version() && cache_writable_ ? cache_slot_ : nullptr;
   }
 
   void record_removal(Group& group, std::string_view map_key) {
@@ -659,12 +690,14 @@ class HeapTable final : public HeapTableBase {
     std::shared_ptr<Group>& group = groups_[g];
     if (group == nullptr) {
       group = new_group(nullptr);
+      forget();
     } else if (frozen_[g] && group->snapshot_holders.load(std::memory_order_acquire) > 0) {
       // A snapshot that still needs this key group keeps the old one; one that has
       // written it already has let it go.
       group = new_group(group.get());
+      forget();  // a remembered slot may be in the old one
     }
-    frozen_[g] = false;
+    frozen_[g] = 0;
     return *group;
   }
 
@@ -675,12 +708,11 @@ class HeapTable final : public HeapTableBase {
   Encoder encoder_;
   int first_group_;
   std::vector<std::shared_ptr<Group>> groups_;
-  std::vector<bool> frozen_;
+  std::vector<uint8_t> frozen_;  // per key group: held by a snapshot since the last write
   std::shared_ptr<GroupPool> pool_;
-  const Map* cache_map_ = nullptr;
   uint64_t cache_version_ = ~uint64_t{0};
-  uint64_t cache_generation_ = 0;
-  size_t cache_index_ = 0;
+  Slot* cache_slot_ = nullptr;
+  bool cache_writable_ = false;
   size_t cleanup_group_ = 0;
 };
 

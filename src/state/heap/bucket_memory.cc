@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -48,7 +49,12 @@ class ChunkPool {
     std::vector<Chunk*>& available = available_[piece];
     if (available.empty()) {
       auto chunk = std::make_unique<Chunk>();
-      chunk->base = static_cast<char*>(map_huge(kHugePage));
+      if (!spare_.empty()) {
+        chunk->base = spare_.back();
+        spare_.pop_back();
+      } else {
+        chunk->base = static_cast<char*>(map_huge(kHugePage));
+      }
       for (size_t offset = kHugePage; offset >= piece; offset -= piece) {
         chunk->free.push_back(chunk->base + offset - piece);  // the lowest address is taken first
       }
@@ -75,8 +81,20 @@ class ChunkPool {
     if (chunk->free.size() == 1) available.push_back(chunk);  // was full
     if (chunk->used == 0) {
       std::erase(available, chunk);
-      munmap(chunk->base, kHugePage);
+      char* chunk_base = chunk->base;
       chunks_.erase(it);
+      // Kept for the next chunk of any size, up to as many as are in use (and a few): a
+      // map that doubles frees its old size class as it fills the next, and a fresh 2 MiB
+      // page costs a page fault and its zeroing (more in a VM that backs memory lazily).
+      if (spare_.size() < std::max(kMinSpare, chunks_.size())) {
+        spare_.push_back(chunk_base);
+      } else {
+        munmap(chunk_base, kHugePage);
+      }
+      while (spare_.size() > std::max(kMinSpare, chunks_.size())) {
+        munmap(spare_.back(), kHugePage);
+        spare_.pop_back();
+      }
     }
   }
 
@@ -84,11 +102,17 @@ class ChunkPool {
     std::lock_guard lock(mutex_);
     return chunks_.size() * kHugePage;
   }
+  size_t spare_bytes() {
+    std::lock_guard lock(mutex_);
+    return spare_.size() * kHugePage;
+  }
 
  private:
   std::mutex mutex_;
   std::map<char*, std::unique_ptr<Chunk>> chunks_;
   std::map<size_t, std::vector<Chunk*>> available_;  // by piece size: chunks with a free piece
+  static constexpr size_t kMinSpare = 4;
+  std::vector<char*> spare_;  // whole chunks free, still mapped (not zeroed)
 };
 
 ChunkPool& pool() {
@@ -140,5 +164,6 @@ void free_bucket_memory(void* memory, size_t bytes, size_t alignment) noexcept {
 }
 
 size_t bucket_memory_pooled_bytes() { return pool().pooled_bytes(); }
+size_t bucket_memory_spare_bytes() { return pool().spare_bytes(); }
 
 }  // namespace eddy::internal
