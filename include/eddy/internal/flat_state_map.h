@@ -68,7 +68,7 @@ struct MapKey {
   }
   // Whether `stored` (a std::string: at least 16 bytes are readable at its data(), inline
   // or allocated) holds these bytes. Bytes past its end are read but masked off.
-  bool matches(const std::string& stored) const {
+  [[gnu::always_inline]] bool matches(const std::string& stored) const {
     const size_t n = bytes.size();
     if (stored.size() != n) return false;
     if (n > 16) return std::memcmp(stored.data(), bytes.data(), n) == 0;
@@ -354,8 +354,9 @@ class FlatStateMap {
   };
   // Walks the probe run of hash `hash` (the table must have buckets), reading only the
   // buckets whose control byte matches the hash.
+  // Inlined: called out of line, its register saves cost a lookup as much as its loop.
   template <class Matches>
-  Probe probe(uint64_t hash, Matches matches) const {
+  [[gnu::always_inline]] Probe probe(uint64_t hash, Matches matches) const {
     const uint8_t tag = ControlGroup::tag_of(hash);
     for (size_t pos = hash & mask_;; pos = (pos + ControlGroup::kWidth) & mask_) {
       const ControlGroup group(ctrl_.data() + pos);

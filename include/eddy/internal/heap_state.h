@@ -84,15 +84,18 @@ class HeapTableBase {
   virtual const StateMetaInfo& meta() const = 0;
   virtual std::unique_ptr<FrozenTable> freeze() = 0;
   virtual size_t memory_bytes() const = 0;
-  // Prefetching the slot of lookup key hash `hash` in `key_group` (hints; see
-  // HeapStateStore::prefetch): the first step starts loading what says where the slot is
-  // (FlatStateMap::prefetch), the second, once that has arrived, the slot itself.
-  virtual void prefetch(int key_group, uint64_t hash) const = 0;
-  virtual void prefetch_entry(int key_group, uint64_t hash) const = 0;
-  // Whether values live in nodes apart from the slots (see heap_slot_value.h).
-  virtual bool has_value_nodes() const = 0;
-  // The second step, once the slot is in cache: starts loading its value's node.
-  virtual void prefetch_value(int key_group, uint64_t hash) const = 0;
+  // A slot to prefetch: the lookup key hash of (key, no namespace) in a key group; an
+  // empty step has key_group -1.
+  struct PrefetchStep {
+    int key_group = -1;
+    uint64_t hash = 0;
+  };
+  // One record's prefetch calls, in one call per table (hints; see HeapStateStore::prefetch):
+  //   `control`: starts loading what says where the slot is (FlatStateMap::prefetch);
+  //   `entry`, prefetched as `control` earlier: the slot itself (FlatStateMap::prefetch_entry);
+  //   `node`, prefetched as `entry` earlier: the node of the slot's value, for values kept in
+  //   nodes (see heap_slot_value.h).
+  virtual void prefetch(PrefetchStep control, PrefetchStep entry, PrefetchStep node) const = 0;
 
   // The backend's key_version() at this state's latest access: prefetches skip states
   // that the records do not use (one written only for new keys, say), whose cache misses
@@ -111,6 +114,17 @@ class LookupKeyBuilder {
   // The latest build()'s key.
   const MapKey& key() const { return key_; }
 
+  // The hash of build(key, "") without building it (for prefetching). `key` must have 16
+  // readable bytes at its data().
+  static uint64_t hash_without_namespace(std::string_view key) {
+    const size_t kl = key.size();
+    if (kl <= 8) {
+      const uint64_t k = load_word(key.data()) & MapKey::low_bytes(kl);
+      return MapKey::hash_words(kl | (k << 8), kl == 8 ? k >> 56 : 0, kl + 2);
+    }
+    return hash_other(key);
+  }
+
   // `key` and `ns` must have 16 readable bytes at their data() (a std::string's do).
   const MapKey& build(std::string_view key, std::string_view ns) {
     const size_t kl = key.size();
@@ -125,6 +139,10 @@ class LookupKeyBuilder {
   }
 
  private:
+  [[gnu::noinline]] static uint64_t hash_other(std::string_view key) {
+    LookupKeyBuilder builder;
+    return builder.build(key, std::string_view()).hash;
+  }
   // Out of line, so that the common case above needs no registers saved.
   [[gnu::noinline]] const MapKey& build_other(std::string_view key, std::string_view ns) {
     const size_t kl = key.size();
@@ -192,10 +210,7 @@ class HeapStateStore {
   HeapStateStore& operator=(const HeapStateStore&) = delete;
 
   const KeyGroupRange& key_groups() const { return key_groups_; }
-  void add_table(HeapTableBase& table) {
-    tables_.push_back(&table);
-    if (table.has_value_nodes()) node_tables_.push_back(&table);
-  }
+  void add_table(HeapTableBase& table) { tables_.push_back(&table); }
 
   // The map key of `backend`'s current (key, namespace), shared by all tables: rebuilt
   // once per key_version(), not once per state. Valid until the key or namespace changes.
@@ -212,7 +227,8 @@ class HeapStateStore {
   // serialized key `key` (no namespace; 16 bytes readable at its data()) in every state,
   // so that the record's accesses find it in cache. Changes nothing.
   //
-  // In steps, one per prefetch call, each reading only what an earlier step loaded:
+  // In steps, each reading only what an earlier step loaded; one call per table does this
+  // record's first step and the later steps of earlier records:
   //   1. now: the map's control bytes and home bucket for the key (FlatStateMap::prefetch);
   //   2. kEntryLag prefetches later, once the control bytes have arrived: the bucket they
   //      name, when it is not the home bucket (about a quarter of the keys);
@@ -224,30 +240,15 @@ class HeapStateStore {
   // Only states accessed within the last kRecentKeys keys (`key_version` is the backend's
   // key_version()) are prefetched.
   void prefetch(std::string_view key, int key_group, uint64_t key_version) {
-    if (tables_.empty() || !key_groups_.contains(key_group)) return;
-    const uint64_t hash = prefetch_builder_.build(key, std::string_view(kNoNamespace, 0)).hash;
-    auto recent = [key_version](const HeapTableBase* table) {
-      return key_version - table->last_access() <= kRecentKeys;
-    };
-    for (const HeapTableBase* table : tables_) {
-      if (recent(table)) table->prefetch(key_group, hash);
-    }
-    const PendingPrefetch& entry_step = pending_[(pending_count_ - kEntryLag) % kPendingSize];
-    if (entry_step.key_group >= 0) {
-      for (const HeapTableBase* table : tables_) {
-        if (recent(table)) table->prefetch_entry(entry_step.key_group, entry_step.hash);
-      }
-    }
-    if (!node_tables_.empty()) {
-      const PendingPrefetch& node_step = pending_[(pending_count_ - kNodeLag) % kPendingSize];
-      if (node_step.key_group >= 0) {
-        for (const HeapTableBase* table : node_tables_) {
-          if (recent(table)) table->prefetch_value(node_step.key_group, node_step.hash);
-        }
-      }
-    }
-    pending_[pending_count_ % kPendingSize] = {key_group, hash};
+    if (!key_groups_.contains(key_group)) return;
+    const HeapTableBase::PrefetchStep control{key_group, LookupKeyBuilder::hash_without_namespace(key)};
+    const HeapTableBase::PrefetchStep entry = pending_[(pending_count_ - kEntryLag) % kPendingSize];
+    const HeapTableBase::PrefetchStep node = pending_[(pending_count_ - kNodeLag) % kPendingSize];
+    pending_[pending_count_ % kPendingSize] = control;
     ++pending_count_;
+    for (const HeapTableBase* table : tables_) {
+      if (key_version - table->last_access() <= kRecentKeys) table->prefetch(control, entry, node);
+    }
   }
 
   // Epochs, for incremental snapshots: every write stamps its slot with epoch(); a
@@ -277,7 +278,6 @@ class HeapStateStore {
  private:
   KeyGroupRange key_groups_;
   std::vector<HeapTableBase*> tables_;
-  static constexpr char kNoNamespace[16] = {};  // 16 readable bytes for the builder
   // The lags of prefetch()'s second and third steps, in prefetch calls (records): half and
   // three quarters of the runtime's distance, so each step's line has had about as long
   // to arrive as the next has before the record is processed.
@@ -286,18 +286,12 @@ class HeapStateStore {
   static_assert(kEntryLag >= 1 && kNodeLag > kEntryLag);
   static constexpr size_t kPendingSize = std::bit_ceil(kNodeLag + 1);
   static constexpr uint64_t kRecentKeys = 64;
-  struct PendingPrefetch {
-    int key_group = -1;
-    uint64_t hash = 0;
-  };
-  std::vector<HeapTableBase*> node_tables_;
   // The latest prefetches, by pending_count_ modulo kPendingSize.
-  PendingPrefetch pending_[kPendingSize];
+  HeapTableBase::PrefetchStep pending_[kPendingSize];
   uint64_t pending_count_ = kPendingSize;  // so that count - lag never wraps below 0
   LookupKeyBuilder lookup_builder_;
   const MapKey& lookup_ = lookup_builder_.key();
   uint64_t lookup_version_ = ~uint64_t{0};
-  LookupKeyBuilder prefetch_builder_;
   uint32_t epoch_ = 1;
   bool tracks_removals_ = false;
   uint32_t confirmed_epoch_ = 0;
@@ -465,20 +459,15 @@ class HeapTable final : public HeapTableBase {
     return frozen;
   }
 
-  void prefetch(int key_group, uint64_t hash) const override {
-    const Group* group = groups_[static_cast<size_t>(key_group - first_group_)].get();
-    if (group != nullptr) group->map.prefetch(hash);
-  }
-  void prefetch_entry(int key_group, uint64_t hash) const override {
-    const Group* group = groups_[static_cast<size_t>(key_group - first_group_)].get();
-    if (group != nullptr) group->map.prefetch_entry(hash);
-  }
-  bool has_value_nodes() const override { return SlotValue<S>::kHasNode; }
-  void prefetch_value(int key_group, uint64_t hash) const override {
-    const Group* group = groups_[static_cast<size_t>(key_group - first_group_)].get();
-    if (group == nullptr) return;
-    if (const Slot* slot = group->map.find_by_hash(hash)) {
-      if (const void* node = slot->value.node_address()) prefetch_line(node, true);
+  void prefetch(PrefetchStep control, PrefetchStep entry, PrefetchStep node) const override {
+    if (const Group* group = group_at(control.key_group)) group->map.prefetch(control.hash);
+    if (const Group* group = group_at(entry.key_group)) group->map.prefetch_entry(entry.hash);
+    if constexpr (SlotValue<S>::kHasNode) {
+      if (const Group* group = group_at(node.key_group)) {
+        if (const Slot* slot = group->map.find_by_hash(node.hash)) {
+          if (const void* address = slot->value.node_address()) prefetch_line(address, true);
+        }
+      }
     }
   }
 
@@ -642,6 +631,10 @@ class HeapTable final : public HeapTableBase {
     }
   };
 
+  // The key group `key_group` (one of this subtask's, or -1), or null when it has no map yet.
+  const Group* group_at(int key_group) const {
+    return key_group < 0 ? nullptr : groups_[static_cast<size_t>(key_group - first_group_)].get();
+  }
   size_t group_index() const {
     const auto index = static_cast<size_t>(backend_.current_key_group() - first_group_);
     if (index >= groups_.size()) [[unlikely]] not_owned(backend_.current_key_group());
