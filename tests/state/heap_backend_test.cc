@@ -109,6 +109,72 @@ TEST_F(HeapBackendTest, KeyGroupOutsideTheRangeIsAnError) {
   EXPECT_THROW(value.update(1), Error);
 }
 
+// A read remembers the current key's slot (HeapTable's per-key cache). A snapshot taken
+// while the key stays current must make that slot read-only: the write after it copies the
+// key group, so the snapshot keeps the value it saw. Also for a read-modify-write across
+// the barrier, an erase, and a key whose group has no map yet.
+TEST_F(HeapBackendTest, RememberedSlotIsNotWrittenInPlaceAfterASnapshot) {
+  auto& value = backend_.get_state(ValueStateDescriptor<int64_t>("v"));
+  auto& sum = backend_.get_reducing_state(
+      ReducingStateDescriptor<int64_t>("sum", [](int64_t a, int64_t b) { return a + b; }));
+  set_key(7);
+  value.update(1);
+  sum.add(10);
+  EXPECT_EQ(value.value(), 1);  // remembered, writable
+  std::unique_ptr<SnapshotTask> first = backend_.snapshot();  // the key stays current
+  value.update(value.value_or(0) + 1);
+  sum.add(5);
+  EXPECT_EQ(value.value(), 2);
+  EXPECT_EQ(sum.get(), 15);
+  std::unique_ptr<SnapshotTask> second = backend_.snapshot();
+  value.clear();  // erase under the same key, after a snapshot
+  EXPECT_FALSE(value.value().has_value());
+  value.update(40);
+  set_key(8);  // never written: its key group may have no map yet
+  EXPECT_FALSE(value.value().has_value());
+  value.update(3);
+  EXPECT_EQ(value.value(), 3);
+
+  KeyedStateSnapshot at_first = first->run();
+  KeyedStateSnapshot at_second = second->run();
+  EXPECT_EQ(value_in(at_first, 7), 1);
+  EXPECT_EQ(value_in(at_second, 7), 2);
+  EXPECT_EQ(value_in(at_second, 8), -1);
+  set_key(7);
+  EXPECT_EQ(value.value(), 40);
+  EXPECT_EQ(sum.get(), 15);
+}
+
+// Number keys are kept as their bytes from set_current_key on: the same bytes as their
+// serialized form, for every width, and a key set as bytes afterwards replaces them.
+TEST_F(HeapBackendTest, NumberKeyBytesAreTheSerializedKey) {
+  auto check = [&](auto key) {
+    backend_.set_current_key(key, 0);
+    EXPECT_EQ(std::string(backend_.current_key_view()), serialize(key));
+    EXPECT_EQ(backend_.current_key_bytes(), serialize(key));
+  };
+  check(int8_t{-3});
+  check(uint16_t{0xabcd});
+  check(int32_t{-123456});
+  check(int64_t{0x0102030405060708});
+  check(uint64_t{~uint64_t{0}});
+  check(3.25);
+  check(-1.5f);
+  const std::string text = "a string key";
+  backend_.set_current_key(text, 0);
+  EXPECT_EQ(std::string(backend_.current_key_view()), serialize(text));
+  backend_.set_current_key_bytes("raw", 0);
+  EXPECT_EQ(backend_.current_key_view(), "raw");
+
+  // Through a state: a number key and its bytes name the same entry.
+  auto& value = backend_.get_state(ValueStateDescriptor<int64_t>("v"));
+  set_key(42);
+  value.update(9);
+  const std::string bytes = serialize(int64_t{42});
+  backend_.set_current_key_bytes(bytes, group(42));
+  EXPECT_EQ(value.value(), 9);
+}
+
 // prefetch() is a hint: for keys with and without state, in and out of the backend's key
 // groups, it changes nothing and throws nothing.
 TEST_F(HeapBackendTest, PrefetchChangesNothing) {
