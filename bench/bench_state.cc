@@ -429,26 +429,23 @@ Phase run_engine(const eddy::StateBackendOptions& options, Workload workload,
       for (auto& b : backends) {
         states.push_back(&b->get_state(eddy::ValueStateDescriptor<int64_t>("value")));
       }
+      // The operation: read-modify-write of thread t's state for the current key.
+      auto increment = [&](int t) {
+        return [&state = *states[static_cast<size_t>(t)]](int64_t) {
+          int64_t v = state.value_or(0);
+          state.update(v + 1);
+        };
+      };
       out.load = eddy::bench::measure([&] {
         run_threads(p, [&](int t) {
           const KeySpace& s = spaces[static_cast<size_t>(t)];
-          eddy::ValueState<int64_t>& state = *states[static_cast<size_t>(t)];
           drive(s.key_count(), [&s](int64_t i) { return s.key_at(i); }, *backends[static_cast<size_t>(t)],
-                [&](int64_t) {
-                  int64_t v = state.value_or(0);
-                  state.update(v + 1);
-                });
+                increment(t));
         });
       });
       out.measurement = eddy::bench::measure([&] {
         run_threads(p, [&](int t) {
-          const KeySpace& s = spaces[static_cast<size_t>(t)];
-          eddy::KeyedStateBackend& backend = *backends[static_cast<size_t>(t)];
-          eddy::ValueState<int64_t>& state = *states[static_cast<size_t>(t)];
-          drive(s, backend, [&](int64_t) {
-            int64_t v = state.value_or(0);
-            state.update(v + 1);
-          });
+          drive(spaces[static_cast<size_t>(t)], *backends[static_cast<size_t>(t)], increment(t));
         });
       });
       out.memory_bytes = memory();
@@ -598,6 +595,12 @@ std::vector<std::string> leftover_rocksdb_dirs(const std::string& dir) {
   return out;
 }
 
+// `count` over the seconds of `m`; none without a measurement.
+std::optional<double> per_second(int64_t count, const std::optional<eddy::bench::Measurement>& m) {
+  if (!m || m->seconds <= 0) return std::nullopt;
+  return static_cast<double>(count) / m->seconds;
+}
+
 struct Result {
   std::string backend;
   Workload workload;
@@ -610,20 +613,11 @@ struct Result {
   std::optional<eddy::bench::Measurement> load;
   std::optional<eddy::bench::Measurement> baseline_load;
 
-  std::optional<double> load_keys_per_second() const {
-    if (!load || load->seconds <= 0) return std::nullopt;
-    return keys_loaded / load->seconds;
-  }
-  std::optional<double> baseline_load_keys_per_second() const {
-    if (!baseline_load || baseline_load->seconds <= 0) return std::nullopt;
-    return keys_loaded / baseline_load->seconds;
-  }
+  std::optional<double> load_keys_per_second() const { return per_second(keys_loaded, load); }
+  std::optional<double> baseline_load_keys_per_second() const { return per_second(keys_loaded, baseline_load); }
 
   double ops_per_second() const { return engine.seconds > 0 ? ops / engine.seconds : 0; }
-  std::optional<double> baseline_ops_per_second() const {
-    if (!baseline || baseline->seconds <= 0) return std::nullopt;
-    return ops / baseline->seconds;
-  }
+  std::optional<double> baseline_ops_per_second() const { return per_second(ops, baseline); }
   std::optional<double> ratio() const {
     auto base = baseline_ops_per_second();
     if (!base || *base <= 0) return std::nullopt;

@@ -242,10 +242,6 @@ class FlatStateMap {
     const size_t i = probe(h, [h](const Bucket& b) { return b.hash == h; }).index;
     return i == kNone ? nullptr : &buckets_[i].entry.second;
   }
-  // Changes on every insertion, erasure and rehash: a bucket index found under one
-  // generation stays valid while the generation does not change.
-  uint64_t generation() const { return generation_; }
-  std::pair<std::string, V>& entry_at(size_t index) { return buckets_[index].entry; }
 
   iterator find(std::string_view key) { return find(MapKey::of(key)); }
   iterator find(const MapKey& key) {
@@ -267,7 +263,6 @@ class FlatStateMap {
     b.entry.first.assign(key.bytes);
     set_ctrl(found.empty, ControlGroup::tag_of(key.hash));
     ++size_;
-    ++generation_;
     return {at(found.empty), true};
   }
   V& operator[](std::string_view key) { return try_emplace(key).first->second; }
@@ -296,17 +291,13 @@ class FlatStateMap {
     }
     std::fill(ctrl_.begin(), ctrl_.end(), ControlGroup::kEmpty);
     size_ = 0;
-    ++generation_;
   }
-  // Becomes a copy of `other`, reusing this map's bucket array when it is large enough. The
-  // generation moves past both maps', so no position remembered in this map stays valid.
+  // Becomes a copy of `other`, reusing this map's bucket array when it is large enough.
   void assign(const FlatStateMap& other) {
-    const uint64_t generation = std::max(generation_, other.generation_) + 1;
     buckets_ = other.buckets_;
     ctrl_ = other.ctrl_;
     mask_ = other.mask_;
     size_ = other.size_;
-    generation_ = generation;
   }
 
   // Halves the table while it is at most 1/8 full, releasing memory after mass erasure.
@@ -320,7 +311,6 @@ class FlatStateMap {
  private:
   void erase_at(size_t hole) {
     --size_;
-    ++generation_;
     // Backward shift: move later entries of the probe run into the hole while that keeps
     // them reachable from their home bucket.
     for (size_t i = (hole + 1) & mask_;; i = (i + 1) & mask_) {
@@ -379,7 +369,6 @@ class FlatStateMap {
   void grow() { rehash(buckets_.empty() ? 16 : buckets_.size() * 2); }
 
   void rehash(size_t capacity) {
-    ++generation_;
     BucketArray old = std::move(buckets_);
     buckets_ = BucketArray(capacity);
     ctrl_.assign(capacity + ControlGroup::kWidth, ControlGroup::kEmpty);
@@ -402,7 +391,6 @@ class FlatStateMap {
   std::vector<uint8_t> ctrl_;
   size_t mask_ = 0;
   size_t size_ = 0;
-  uint64_t generation_ = 0;
 };
 
 }  // namespace eddy::internal

@@ -117,28 +117,35 @@ class LookupKeyBuilder {
   // The hash of build(key, "") without building it (for prefetching). `key` must have 16
   // readable bytes at its data().
   static uint64_t hash_without_namespace(std::string_view key) {
-    const size_t kl = key.size();
-    if (kl <= 8) {
-      const uint64_t k = load_word(key.data()) & MapKey::low_bytes(kl);
-      return MapKey::hash_words(kl | (k << 8), kl == 8 ? k >> 56 : 0, kl + 2);
+    if (key.size() <= 8) {
+      const ShortKey words = short_key_without_namespace(key);
+      return MapKey::hash_words(words.w0, words.w1, words.n);
     }
     return hash_other(key);
   }
 
   // `key` and `ns` must have 16 readable bytes at their data() (a std::string's do).
   const MapKey& build(std::string_view key, std::string_view ns) {
-    const size_t kl = key.size();
-    const size_t nl = ns.size();
-    if (kl <= 8 && nl == 0) {
-      // The most common key (a number, no namespace), in 64-bit words: varint(kl) | key |
-      // varint(0), at most 10 bytes.
-      const uint64_t k = load_word(key.data()) & MapKey::low_bytes(kl);
-      return finish_short(kl | (k << 8), kl == 8 ? k >> 56 : 0, kl + 2);
+    if (key.size() <= 8 && ns.empty()) {
+      const ShortKey words = short_key_without_namespace(key);
+      return finish_short(words.w0, words.w1, words.n);
     }
     return build_other(key, ns);
   }
 
  private:
+  struct ShortKey {
+    uint64_t w0;
+    uint64_t w1;
+    size_t n;
+  };
+  // The most common key (a number, no namespace; `key` at most 8 bytes) in 64-bit words:
+  // varint(kl) | key | varint(0), at most 10 bytes.
+  static ShortKey short_key_without_namespace(std::string_view key) {
+    const size_t kl = key.size();
+    const uint64_t k = load_word(key.data()) & MapKey::low_bytes(kl);
+    return {kl | (k << 8), kl == 8 ? k >> 56 : 0, kl + 2};
+  }
   [[gnu::noinline]] static uint64_t hash_other(std::string_view key) {
     LookupKeyBuilder builder;
     return builder.build(key, std::string_view()).hash;
@@ -187,11 +194,7 @@ class LookupKeyBuilder {
     std::memcpy(&v, p, 16);
     return v;
   }
-  static unsigned __int128 load64(const char* p) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    return v;
-  }
+  static unsigned __int128 load64(const char* p) { return load_word(p); }
   static unsigned __int128 low_bytes128(size_t n) {
     return n >= 16 ? ~static_cast<unsigned __int128>(0) : (static_cast<unsigned __int128>(1) << (8 * n)) - 1;
   }
